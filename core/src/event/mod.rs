@@ -1,0 +1,1 @@
+//! Events (placeholder until the event module lands).

@@ -1,0 +1,161 @@
+//! The `Disk` trait: the file-system operations the WAL needs, with their durability contracts.
+//!
+//! The contracts are written for the worst real file system we claim to survive (ext4/xfs on a
+//! volatile write cache, Linux page-cache semantics after a failed fsync). The simulator
+//! implements exactly these contracts and no more, so code that relies on anything unstated here
+//! fails in simulation.
+
+use std::io;
+use std::path::Path;
+
+/// How [`Disk::open`] opens a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Read only. The file must exist.
+    Read,
+    /// Read and write. The file must exist.
+    ReadWrite,
+    /// Create a new file for reading and writing; fails with `AlreadyExists` if it exists.
+    /// The new directory entry is **not durable** until [`Disk::sync_dir`] on its parent
+    /// returns `Ok`.
+    CreateNew,
+}
+
+/// A held exclusive lock on a log directory; dropping it releases the lock.
+pub trait DirLock: Send + Sync {}
+
+/// A file system, as the WAL sees it.
+///
+/// Every method is a single operation whose outcome after `Err` is **unknown**: it may have
+/// happened, partly happened, or not happened. Callers never assume the negative.
+pub trait Disk: Send + Sync + 'static {
+    /// An open file.
+    type File: DiskFile;
+    /// The guard returned by [`Disk::lock_dir`].
+    type Lock: DirLock;
+
+    /// Creates `dir` and its missing parents. After `Ok` the directory exists for this process;
+    /// its entry in the parent is durable only after `sync_dir` of the parent.
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+
+    /// Opens `path` in `mode`. See [`OpenMode`] for what is durable after `Ok`.
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Self::File>;
+
+    /// The names of the regular files in `dir`, sorted bytewise. Entries whose creation was not
+    /// yet made durable are listed (they exist until a power loss).
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
+
+    /// Whether `path` exists (file or directory).
+    fn exists(&self, path: &Path) -> io::Result<bool>;
+
+    /// Atomically renames `from` to `to`, replacing `to`. After `Ok` readers see the new name;
+    /// the rename is durable only after `sync_dir` of the parent (of both parents, if they
+    /// differ). After a power loss before that, either name may be the one that exists.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+
+    /// Removes the file `path`. Durable only after `sync_dir` of its parent: until then, a
+    /// power loss may bring the file back with its old content.
+    fn remove(&self, path: &Path) -> io::Result<()>;
+
+    /// Makes every completed create, rename and remove inside `dir` durable (`fsync` of the
+    /// directory). After `Err` none of them may be assumed durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+
+    /// Takes an exclusive, advisory lock on `dir` for the life of the returned guard. Fails with
+    /// `io::ErrorKind::WouldBlock` if another holder (in this or another process) has it.
+    fn lock_dir(&self, dir: &Path) -> io::Result<Self::Lock>;
+
+    /// After a failed `sync_data` on `path` **in this process**, the length of the file that is
+    /// known to be on stable storage; `None` if no sync of `path` has failed.
+    ///
+    /// Why this exists: on Linux a failed fsync marks the dirty pages clean, so reads keep
+    /// returning bytes that never reached the disk until the page is evicted or the machine
+    /// restarts. A reopen in the same process must therefore not trust what it reads past this
+    /// length.
+    fn synced_len_after_failure(&self, path: &Path) -> Option<u64>;
+}
+
+/// An open file. Positional I/O only: there is no shared cursor to get wrong.
+#[allow(clippy::len_without_is_empty)] // A file length is a size, not a collection.
+pub trait DiskFile: Send + Sync {
+    /// Reads up to `buf.len()` bytes at `offset`. Returns how many were read; fewer than asked
+    /// (a short read) is legal anywhere, and 0 means end of file. Bytes read may come from the
+    /// page cache and need not be durable.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+
+    /// Writes up to `buf.len()` bytes at `offset` and returns how many were written (a short
+    /// write is legal). After `Ok` the bytes are visible to reads but **not durable** until
+    /// `sync_data` returns `Ok`. After `Err` the range holds old bytes, new bytes or a mix.
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize>;
+
+    /// `fdatasync`: makes every completed write to this file, and any length change they
+    /// implied, durable. After `Err` the data written since the last successful sync **may be
+    /// lost** while reads still return it, and a later `sync_data` may report `Ok` without
+    /// having written it: the caller must treat the file as poisoned and never retry.
+    fn sync_data(&self) -> io::Result<()>;
+
+    /// `fsync`: like `sync_data`, plus all metadata. Used after `set_len` shrinks a file.
+    fn sync_all(&self) -> io::Result<()>;
+
+    /// The current length of the file (including unsynced writes).
+    fn len(&self) -> io::Result<u64>;
+
+    /// Sets the file length, zero-filling when it grows. Durable after `sync_all`.
+    fn set_len(&self, len: u64) -> io::Result<()>;
+}
+
+/// Reads exactly `buf.len()` bytes at `offset`, looping over short reads.
+///
+/// # Errors
+/// `UnexpectedEof` if the file ends first, or the underlying read error.
+pub fn read_exact_at<F: DiskFile + ?Sized>(
+    file: &F,
+    mut buf: &mut [u8],
+    mut offset: u64,
+) -> io::Result<()> {
+    while !buf.is_empty() {
+        match file.read_at(buf, offset) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Writes all of `buf` at `offset`, looping over short writes.
+///
+/// # Errors
+/// The underlying write error; `WriteZero` if the file accepts no bytes.
+pub fn write_all_at<F: DiskFile + ?Sized>(
+    file: &F,
+    mut buf: &[u8],
+    mut offset: u64,
+) -> io::Result<()> {
+    while !buf.is_empty() {
+        match file.write_at(buf, offset) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                buf = &buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Whether `err` means the device or quota is full (ENOSPC or EDQUOT), judged by kind and errno,
+/// never by message text.
+pub fn is_storage_full(err: &io::Error) -> bool {
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = 122;
+    err.kind() == io::ErrorKind::StorageFull
+        || err.kind() == io::ErrorKind::QuotaExceeded
+        || matches!(err.raw_os_error(), Some(ENOSPC) | Some(EDQUOT))
+}

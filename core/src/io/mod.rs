@@ -1,0 +1,17 @@
+//! The I/O seam: every byte, every clock reading and every random choice the library makes goes
+//! through the traits in this module.
+//!
+//! Production uses [`RealDisk`], [`SystemClock`] and [`OsEntropy`]. The simulator (`sim/`)
+//! implements the same traits with a seeded fault model, so the very same WAL code is driven
+//! through millions of crash schedules. Nothing outside this module may touch `std::fs`, the
+//! system clock, threads' sleep or an OS random source; `clippy.toml` enforces it.
+
+mod clock;
+mod disk;
+mod entropy;
+mod real;
+
+pub use clock::{Clock, SystemClock};
+pub use disk::{is_storage_full, read_exact_at, write_all_at, Disk, DiskFile, DirLock, OpenMode};
+pub use entropy::{Entropy, OsEntropy};
+pub use real::RealDisk;
