@@ -1,1 +1,276 @@
-//! Events (placeholder until the event module lands).
+//! Events: what an application hands the log, and the two ways they leave memory.
+//!
+//! An [`Event`] is a Serilog-style structured log event: a message template, the properties
+//! that fill it, a level, a wall-clock timestamp and a 16-byte [`EventId`]. It has two
+//! encodings, for two different jobs:
+//!
+//! - the **WAL body** ([`Event::encode_body`]/[`Event::decode_body`]): compact, exact for every
+//!   value (NaN payloads, `u64::MAX`, raw bytes), versioned, and decoded as untrusted input;
+//! - **CLEF** ([`Event::to_clef`]/[`Event::from_clef`]): the one-line JSON that Seq and Serilog
+//!   tools read, for export and import. JSON cannot say everything the body can; the `clef`
+//!   module lists exactly what normalises on the way back.
+//!
+//! Values nest at most [`MAX_VALUE_DEPTH`] deep, enforced when encoding and when decoding, so
+//! no input can drive a decoder into unbounded recursion.
+//!
+//! # Example
+//!
+//! ```
+//! use mtlog_audit::event::{Event, EventId, Level, Value};
+//!
+//! let event = Event::new(EventId([7; 16]), 0, Level::Information, "User {UserId} logged in")
+//!     .with_property("UserId", "alice")
+//!     .render();
+//! assert_eq!(event.message, "User alice logged in");
+//!
+//! let mut body = Vec::new();
+//! event.encode_body(&mut body)?;
+//! assert_eq!(Event::decode_body(&body)?, event);
+//!
+//! let line = event.to_clef();
+//! assert_eq!(Event::from_clef(&line)?, event);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod body;
+mod clef;
+mod id;
+mod level;
+pub mod template;
+pub mod timestamp;
+mod value;
+
+pub use body::{BodyError, MalformedKind, BODY_VERSION};
+pub use clef::ClefError;
+pub use id::{EventId, ParseEventIdError};
+pub use level::{Level, ParseLevelError};
+pub use timestamp::TimestampError;
+pub use value::Value;
+
+/// The deepest a [`Value`] may nest: a scalar is depth 1, an array of scalars depth 2.
+///
+/// Deep enough for any real structured payload, shallow enough that the recursive encoders and
+/// decoders stay far from the stack limit. Exceeding it is an error at encode and at decode.
+pub const MAX_VALUE_DEPTH: usize = 64;
+
+/// One structured log event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// Identity of the event, unique per event (callers mint it, typically from entropy).
+    pub id: EventId,
+    /// Unix epoch nanoseconds, as the `Clock` reported. May go backwards between events: order
+    /// comes from the log's sequence numbers, never from this.
+    pub timestamp_nanos: i64,
+    /// Severity.
+    pub level: Level,
+    /// The message template, e.g. `"User {UserId} accessed record {RecordId}"`.
+    pub template: String,
+    /// The rendered template (see [`Event::render`]). Stored, not recomputed, so the reader
+    /// sees exactly the text the writer saw.
+    pub message: String,
+    /// Named values, in insertion order.
+    pub properties: Vec<(String, Value)>,
+    /// Exception or error text (a backtrace, an error chain), if any.
+    pub exception: Option<String>,
+}
+
+impl Event {
+    /// New event with empty message and no properties.
+    pub fn new(
+        id: EventId,
+        timestamp_nanos: i64,
+        level: Level,
+        template: impl Into<String>,
+    ) -> Event {
+        Event {
+            id,
+            timestamp_nanos,
+            level,
+            template: template.into(),
+            message: String::new(),
+            properties: Vec::new(),
+            exception: None,
+        }
+    }
+
+    /// Sets property `name`. An existing property of that name gets the new value in its old
+    /// position, so names stay unique and order stays stable.
+    pub fn with_property(mut self, name: impl Into<String>, value: impl Into<Value>) -> Event {
+        let name = name.into();
+        let value = value.into();
+        match self.properties.iter_mut().find(|(existing, _)| *existing == name) {
+            Some((_, slot)) => *slot = value,
+            None => self.properties.push((name, value)),
+        }
+        self
+    }
+
+    /// Sets the exception text.
+    pub fn with_exception(mut self, text: impl Into<String>) -> Event {
+        self.exception = Some(text.into());
+        self
+    }
+
+    /// Renders `message` from the template and properties (see [`template::render`]).
+    pub fn render(mut self) -> Event {
+        self.message = template::render(&self.template, &self.properties);
+        self
+    }
+
+    /// The value of the first property named `name`.
+    pub fn property(&self, name: &str) -> Option<&Value> {
+        self.properties.iter().find(|(existing, _)| existing == name).map(|(_, value)| value)
+    }
+
+    /// Appends the WAL record body of this event to `out`: the [`BODY_VERSION`] byte, then the
+    /// postcard encoding (layout on [`BODY_VERSION`]). Allocates nothing beyond
+    /// growing `out`.
+    ///
+    /// # Errors
+    ///
+    /// [`BodyError::PropertyTooDeep`] if a value nests deeper than [`MAX_VALUE_DEPTH`]; `out`
+    /// is then unchanged. Refusing here keeps the promise that every stored body decodes.
+    pub fn encode_body(&self, out: &mut Vec<u8>) -> Result<(), BodyError> {
+        body::encode(self, out)
+    }
+
+    /// Decodes a body produced by [`Event::encode_body`].
+    ///
+    /// The bytes are treated as untrusted: this never panics, allocates in proportion to the
+    /// input, stops at [`MAX_VALUE_DEPTH`] instead of recursing further, and refuses trailing
+    /// bytes.
+    ///
+    /// # Errors
+    ///
+    /// A [`BodyError`] naming what is wrong and the byte offset where decoding stopped.
+    pub fn decode_body(bytes: &[u8]) -> Result<Event, BodyError> {
+        body::decode(bytes)
+    }
+
+    /// This event as one CLEF line (JSON object, no trailing newline), for Seq and Serilog
+    /// tools. `@t` uses the canonical nine-digit UTC form of [`timestamp::format_rfc3339`].
+    pub fn to_clef(&self) -> String {
+        clef::to_clef(self)
+    }
+
+    /// Reads one CLEF line. Missing `@i` gives [`EventId::ZERO`], missing `@l` gives
+    /// `Information`, missing `@m` renders the template; `@t` is required.
+    ///
+    /// # Errors
+    ///
+    /// A [`ClefError`] for invalid JSON, a missing or malformed reserved field, an unknown
+    /// reserved field, or values nested deeper than [`MAX_VALUE_DEPTH`].
+    pub fn from_clef(line: &str) -> Result<Event, ClefError> {
+        clef::from_clef(line)
+    }
+}
+
+/// Strategies and comparisons shared by the codec tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+    use proptest::collection::vec;
+    use proptest::option;
+    use proptest::prelude::*;
+
+    /// Any value up to a few levels deep, floats of every bit pattern included.
+    pub(crate) fn arb_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::I64),
+            any::<u64>().prop_map(Value::U64),
+            any::<f64>().prop_map(Value::F64),
+            any::<String>().prop_map(Value::Str),
+            vec(any::<u8>(), 0..12).prop_map(Value::Bytes),
+        ];
+        leaf.prop_recursive(5, 48, 4, |inner| {
+            prop_oneof![
+                vec(inner.clone(), 0..4).prop_map(Value::Array),
+                // Keys never start with `$`, so no map looks like CLEF's `{"$bytes": ..}`.
+                vec(("[a-zA-Z0-9_@ é\"\\\\]{0,6}", inner), 0..4).prop_map(Value::Map),
+            ]
+        })
+    }
+
+    /// Any event; property names include `@` prefixes and duplicates.
+    pub(crate) fn arb_event() -> impl Strategy<Value = Event> {
+        (
+            any::<[u8; 16]>(),
+            any::<i64>(),
+            proptest::sample::select(Level::ALL.to_vec()),
+            "[a-zA-Z {}@$,:0-9]{0,24}",
+            any::<String>(),
+            vec(("@{0,2}[a-zA-Z_0-9\n]{0,6}", arb_value()), 0..5),
+            option::of(any::<String>()),
+        )
+            .prop_map(
+                |(id, timestamp_nanos, level, template, message, properties, exception)| Event {
+                    id: EventId(id),
+                    timestamp_nanos,
+                    level,
+                    template,
+                    message,
+                    properties,
+                    exception,
+                },
+            )
+    }
+
+    /// Event equality that compares floats by bits, so NaN equals the same NaN.
+    pub(crate) fn same_event(a: &Event, b: &Event) -> bool {
+        a.id == b.id
+            && a.timestamp_nanos == b.timestamp_nanos
+            && a.level == b.level
+            && a.template == b.template
+            && a.message == b.message
+            && a.exception == b.exception
+            && same_entries(&a.properties, &b.properties)
+    }
+
+    fn same_entries(a: &[(String, Value)], b: &[(String, Value)]) -> bool {
+        a.len() == b.len()
+            && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && same_value(va, vb))
+    }
+
+    fn same_value(a: &Value, b: &Value) -> bool {
+        match (a, b) {
+            (Value::F64(x), Value::F64(y)) => x.to_bits() == y.to_bits(),
+            (Value::Array(xs), Value::Array(ys)) => {
+                xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same_value(x, y))
+            }
+            (Value::Map(xs), Value::Map(ys)) => same_entries(xs, ys),
+            _ => a == b,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_property_replaces_in_place_and_keeps_order() {
+        let event = Event::new(EventId::ZERO, 0, Level::Debug, "")
+            .with_property("A", 1u8)
+            .with_property("B", 2u8)
+            .with_property("A", "one");
+        assert_eq!(
+            event.properties,
+            vec![("A".to_string(), Value::from("one")), ("B".to_string(), Value::from(2u8))]
+        );
+        assert_eq!(event.property("A"), Some(&Value::from("one")));
+        assert_eq!(event.property("C"), None);
+    }
+
+    #[test]
+    fn new_event_is_unrendered_until_render() {
+        let event = Event::new(EventId::ZERO, 0, Level::Fatal, "x={X}").with_property("X", 5i32);
+        assert_eq!(event.message, "");
+        assert_eq!(event.exception, None);
+        let event = event.with_exception("e").render();
+        assert_eq!(event.message, "x=5");
+        assert_eq!(event.exception.as_deref(), Some("e"));
+    }
+}

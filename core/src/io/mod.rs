@@ -12,6 +12,6 @@ mod entropy;
 mod real;
 
 pub use clock::{Clock, SystemClock};
-pub use disk::{is_storage_full, read_exact_at, write_all_at, Disk, DiskFile, DirLock, OpenMode};
+pub use disk::{is_storage_full, read_exact_at, write_all_at, DirLock, Disk, DiskFile, OpenMode};
 pub use entropy::{Entropy, OsEntropy};
 pub use real::RealDisk;

@@ -32,10 +32,9 @@ pub struct RealDisk;
 pub struct RealFile {
     file: File,
     path: PathBuf,
-    /// The highest end offset of any completed write, so a successful sync knows what it made
-    /// durable without an extra `fstat`.
-    written_end: AtomicU64,
-    synced_end: AtomicU64,
+    /// The lowest offset written since the last successful sync (`u64::MAX` when clean): if
+    /// a sync fails, nothing from here on may be assumed durable.
+    dirty_from: AtomicU64,
 }
 
 /// The lock on a log directory: an open `LOCK` file holding `flock(LOCK_EX)`.
@@ -65,13 +64,7 @@ impl Disk for RealDisk {
             OpenMode::CreateNew => options.read(true).write(true).create_new(true),
         };
         let file = options.open(path)?;
-        let len = if mode == OpenMode::CreateNew { 0 } else { file.metadata()?.len() };
-        Ok(RealFile {
-            file,
-            path: path.to_path_buf(),
-            written_end: AtomicU64::new(len),
-            synced_end: AtomicU64::new(len),
-        })
+        Ok(RealFile { file, path: path.to_path_buf(), dirty_from: AtomicU64::new(u64::MAX) })
     }
 
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
@@ -135,39 +128,16 @@ impl DiskFile for RealFile {
     }
 
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
-        let n = self.file.write_at(buf, offset)?;
-        self.written_end.fetch_max(offset + n as u64, Ordering::AcqRel);
-        Ok(n)
+        self.dirty_from.fetch_min(offset, Ordering::AcqRel);
+        self.file.write_at(buf, offset)
     }
 
     fn sync_data(&self) -> io::Result<()> {
-        let end = self.written_end.load(Ordering::Acquire);
-        match self.file.sync_data() {
-            Ok(()) => {
-                self.synced_end.fetch_max(end, Ordering::AcqRel);
-                Ok(())
-            }
-            Err(e) => {
-                let synced = self.synced_end.load(Ordering::Acquire);
-                lock_failed_syncs().insert(self.path.clone(), synced);
-                Err(e)
-            }
-        }
+        self.after_sync(self.file.sync_data())
     }
 
     fn sync_all(&self) -> io::Result<()> {
-        let end = self.written_end.load(Ordering::Acquire);
-        match self.file.sync_all() {
-            Ok(()) => {
-                self.synced_end.fetch_max(end, Ordering::AcqRel);
-                Ok(())
-            }
-            Err(e) => {
-                let synced = self.synced_end.load(Ordering::Acquire);
-                lock_failed_syncs().insert(self.path.clone(), synced);
-                Err(e)
-            }
-        }
+        self.after_sync(self.file.sync_all())
     }
 
     fn len(&self) -> io::Result<u64> {
@@ -175,8 +145,35 @@ impl DiskFile for RealFile {
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
-        self.file.set_len(len)?;
-        self.written_end.store(len, Ordering::Release);
-        Ok(())
+        self.dirty_from.fetch_min(len, Ordering::AcqRel);
+        self.file.set_len(len)
+    }
+}
+
+impl RealFile {
+    /// Records the outcome of a sync: clean after success; after failure, remember for the
+    /// rest of the process where the possibly lost data starts.
+    fn after_sync(&self, result: io::Result<()>) -> io::Result<()> {
+        let dirty_from = self.dirty_from.load(Ordering::Acquire);
+        match result {
+            Ok(()) => {
+                // Writes that raced with this sync lowered dirty_from after the load; keep them.
+                let _ = self.dirty_from.compare_exchange(
+                    dirty_from,
+                    u64::MAX,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+                Ok(())
+            }
+            Err(e) => {
+                if dirty_from != u64::MAX {
+                    let mut failed = lock_failed_syncs();
+                    let entry = failed.entry(self.path.clone()).or_insert(dirty_from);
+                    *entry = (*entry).min(dirty_from);
+                }
+                Err(e)
+            }
+        }
     }
 }

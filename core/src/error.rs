@@ -1,0 +1,292 @@
+//! Errors: operating errors (I/O, full disk, bad configuration), corruption found on disk, and
+//! the poisoned state after an I/O error the log cannot prove it survived.
+//!
+//! Every variant carries data, not prose: the segment, the byte offset, the seq range, what was
+//! expected and what was found. `Display` is lowercase without a trailing period.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::wal::format::SegmentId;
+
+/// The umbrella error of the crate.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Error {
+    /// Invalid configuration, found at construction.
+    Config(ConfigError),
+    /// Another writer holds the log directory's lock.
+    AlreadyOpen {
+        /// The log directory.
+        dir: PathBuf,
+    },
+    /// The disk or quota is full. Nothing of the failed call was acknowledged; the log is not
+    /// poisoned and calls succeed again once space is freed.
+    DiskFull {
+        /// What the log was doing.
+        op: &'static str,
+        /// The file involved.
+        path: PathBuf,
+    },
+    /// An earlier write or sync failed, so the log can no longer prove what is on disk. Every
+    /// call fails with this until the log is reopened (which recovers to durable data only).
+    Poisoned(Arc<PoisonCause>),
+    /// An I/O error outside the write path (opening, listing, reading).
+    Io {
+        /// What the log was doing.
+        op: &'static str,
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The kind of the underlying error.
+        kind: io::ErrorKind,
+        /// The raw OS error number, when there is one.
+        errno: Option<i32>,
+    },
+    /// Damage at or below the durable watermark: acknowledged data may be affected. Never
+    /// truncated; see `docs/recovery.md`.
+    Corruption(Corruption),
+    /// A record body that does not decode (for example an event written by a newer version).
+    Body {
+        /// The record's seq.
+        seq: u64,
+        /// Why it does not decode.
+        reason: String,
+    },
+    /// A single event too large for one record.
+    RecordTooLarge {
+        /// The encoded body length.
+        len: usize,
+        /// The configured maximum.
+        max: usize,
+    },
+    /// The sink was closed.
+    Closed,
+}
+
+/// Why the log was poisoned.
+#[derive(Debug)]
+pub struct PoisonCause {
+    /// The operation that failed (`"write"`, `"fdatasync"`, ...).
+    pub op: &'static str,
+    /// The file involved.
+    pub path: PathBuf,
+    /// The underlying error kind.
+    pub kind: io::ErrorKind,
+    /// The raw OS error number, when there is one.
+    pub errno: Option<i32>,
+}
+
+/// Damage found on disk, with its exact location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Corruption {
+    /// The segment holding the damage.
+    pub segment: SegmentId,
+    /// The byte offset in that segment's file where the damage starts.
+    pub offset: u64,
+    /// The seqs whose records are affected or expected there (inclusive bounds).
+    pub seq_range: (u64, u64),
+    /// What was found.
+    pub kind: DamageKind,
+}
+
+/// What kind of damage was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum DamageKind {
+    /// Bytes that do not parse as a record (bad checksum, bad magic, impossible length).
+    Checksum {
+        /// The checksum stored in the record header (0 if the header itself is unreadable).
+        stored: u32,
+        /// The checksum computed over the bytes found.
+        computed: u32,
+    },
+    /// Unparseable bytes without a recognisable record header.
+    Garbage,
+    /// Zero bytes where a record was required, followed by valid records.
+    Hole,
+    /// A valid record that belongs elsewhere (another segment or another log).
+    Misdirected {
+        /// The segment id the record names.
+        found_segment: SegmentId,
+    },
+    /// A record whose seq is not the next one.
+    SeqGap {
+        /// The seq expected here.
+        expected: u64,
+        /// The seq found.
+        found: u64,
+    },
+    /// A record whose predecessor hash does not match the chain.
+    ChainBreak {
+        /// The seq of the record.
+        seq: u64,
+    },
+    /// A segment file whose header does not verify.
+    SegmentHeader,
+    /// A segment id missing from the sequence of segment files.
+    MissingSegment,
+    /// A sealed segment whose seal disagrees with its records (count, last seq or xxh3).
+    SealMismatch,
+    /// An I/O error reading the bytes (a latent sector error).
+    ReadError,
+    /// Bytes past the length known durable after a failed fsync in this process.
+    UnsyncedAfterFailedSync,
+}
+
+/// Invalid configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A numeric option outside its allowed range.
+    OutOfRange {
+        /// The option's name.
+        option: &'static str,
+        /// The value given.
+        value: u64,
+        /// The smallest allowed value.
+        min: u64,
+        /// The largest allowed value.
+        max: u64,
+    },
+    /// The largest record does not fit in a segment.
+    RecordLargerThanSegment {
+        /// The largest record, framed, in bytes.
+        record_bytes: u64,
+        /// The segment size in bytes.
+        segment_bytes: u64,
+    },
+    /// The directory path is empty.
+    EmptyPath,
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, err: &io::Error) -> Error {
+        Error::Io { op, path: path.into(), kind: err.kind(), errno: err.raw_os_error() }
+    }
+
+    pub(crate) fn poisoned(op: &'static str, path: impl Into<PathBuf>, err: &io::Error) -> Error {
+        Error::Poisoned(Arc::new(PoisonCause {
+            op,
+            path: path.into(),
+            kind: err.kind(),
+            errno: err.raw_os_error(),
+        }))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(e) => write!(f, "invalid configuration: {e}"),
+            Error::AlreadyOpen { dir } => write!(
+                f,
+                "log directory {} is already open for writing by another sink or process",
+                dir.display()
+            ),
+            Error::DiskFull { op, path } => write!(
+                f,
+                "disk full during {op} of {}: nothing was acknowledged; retry once space is freed",
+                path.display()
+            ),
+            Error::Poisoned(cause) => write!(f, "log poisoned: {cause}; reopen the log to recover"),
+            Error::Io { op, path, kind, errno } => {
+                write!(f, "{op} of {} failed: {kind}", path.display())?;
+                if let Some(errno) = errno {
+                    write!(f, " (errno {errno})")?;
+                }
+                Ok(())
+            }
+            Error::Corruption(c) => write!(f, "{c}"),
+            Error::Body { seq, reason } => write!(f, "record seq {seq}: {reason}"),
+            Error::RecordTooLarge { len, max } => {
+                write!(f, "event body of {len} bytes exceeds the record limit of {max} bytes")
+            }
+            Error::Closed => write!(f, "the sink is closed"),
+        }
+    }
+}
+
+impl fmt::Display for PoisonCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} of {} failed: {}", self.op, self.path.display(), self.kind)?;
+        if let Some(errno) = self.errno {
+            write!(f, " (errno {errno})")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Corruption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "segment {} offset {}: {} (seqs {}..={})",
+            self.segment, self.offset, self.kind, self.seq_range.0, self.seq_range.1
+        )
+    }
+}
+
+impl fmt::Display for DamageKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DamageKind::Checksum { stored, computed } => {
+                write!(f, "checksum mismatch, stored {stored:#010x}, computed {computed:#010x}")
+            }
+            DamageKind::Garbage => write!(f, "bytes that are not a record"),
+            DamageKind::Hole => write!(f, "zeroed hole before later records"),
+            DamageKind::Misdirected { found_segment } => {
+                write!(f, "misdirected record naming segment {found_segment}")
+            }
+            DamageKind::SeqGap { expected, found } => {
+                write!(f, "seq gap, expected {expected}, found {found}")
+            }
+            DamageKind::ChainBreak { seq } => {
+                write!(f, "hash chain broken at seq {seq}: predecessor hash does not match")
+            }
+            DamageKind::SegmentHeader => write!(f, "segment header does not verify"),
+            DamageKind::MissingSegment => write!(f, "segment file missing"),
+            DamageKind::SealMismatch => write!(f, "seal disagrees with the segment's records"),
+            DamageKind::ReadError => write!(f, "read error"),
+            DamageKind::UnsyncedAfterFailedSync => {
+                write!(f, "bytes past the last successful sync before a failed fsync")
+            }
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::OutOfRange { option, value, min, max } => {
+                write!(f, "{option} is {value}, expected {min}..={max}")
+            }
+            ConfigError::RecordLargerThanSegment { record_bytes, segment_bytes } => write!(
+                f,
+                "largest record ({record_bytes} bytes framed) does not fit a segment of \
+                 {segment_bytes} bytes"
+            ),
+            ConfigError::EmptyPath => write!(f, "the log directory path is empty"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+impl std::error::Error for ConfigError {}
+impl std::error::Error for Corruption {}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Error {
+        Error::Config(e)
+    }
+}
+
+impl From<Corruption> for Error {
+    fn from(c: Corruption) -> Error {
+        Error::Corruption(c)
+    }
+}

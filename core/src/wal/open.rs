@@ -1,0 +1,322 @@
+//! Opening a log: read every segment, scan, classify, and carry out the verdict.
+//!
+//! This is the I/O half of recovery; the decisions are in `recovery.rs`. Every step is
+//! idempotent, so a crash at any point of it followed by another open reaches the same state,
+//! head hash and report:
+//! 1. leftover `.prep` files are removed (they never held a record);
+//! 2. for a tail verdict, the tail's bytes are saved to `quarantine/` (tmp, fdatasync, rename,
+//!    fsync dir; an existing quarantine file for the same cut is kept, never overwritten), later
+//!    segments holding data are moved there whole;
+//! 3. the last segment with data is sealed where its valid records end (overwriting the torn
+//!    bytes, which are saved), shrunk to the seal and fsynced;
+//! 4. appends continue in the next segment, empty and prepared.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Corruption, DamageKind, Error};
+use crate::integrity::chain::Hash;
+use crate::io::{write_all_at, Disk, DiskFile, Entropy, OpenMode};
+use crate::wal::format::{
+    self, encode_record, encode_seal_body, BodyEncoding, HeaderDefect, RecordHeader, RecordKind,
+    SealBody, SegmentId, SEAL_RECORD_LEN, SEGMENT_HEADER_LEN,
+};
+use crate::wal::quarantine::{self, QuarantineEntry};
+use crate::wal::recovery::{self, Cut, Head, Scan, Verdict};
+use crate::wal::scan::{self, Item, SegmentScan};
+use crate::wal::segment::{self, Prepared};
+use crate::wal::writer::WriterStart;
+
+/// What recovery on open did and found. Derived from durable state only, so a crash during
+/// recovery followed by another open yields an equal report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// The log id.
+    pub log_id: u128,
+    /// Segment files with data.
+    pub segments: usize,
+    /// Events in the log.
+    pub events: u64,
+    /// The seq the next event gets.
+    pub seq_next: u64,
+    /// The chain value after the last event.
+    pub head_hash: Hash,
+    /// Every tail cut ever made in this log, from the persisted quarantine records.
+    pub cuts: Vec<QuarantineEntry>,
+}
+
+/// The scanned log, before any decision.
+pub struct Loaded {
+    /// The scan.
+    pub scan: Scan,
+    /// The segment files' bytes, by position in `scan.segments`.
+    pub bytes: Vec<Vec<u8>>,
+}
+
+/// Reads and scans every segment in `dir`. No writes.
+///
+/// # Errors
+/// I/O errors listing or reading; corruption if no segment header identifies the log.
+pub fn load<D: Disk>(disk: &D, dir: &Path, body_max: usize) -> Result<Option<Loaded>, Error> {
+    let names = disk.list(dir).map_err(|e| Error::io("list", dir, &e))?;
+    let ids: Vec<SegmentId> = names.iter().filter_map(|n| segment::parse_file_name(n)).collect();
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let mut files = Vec::with_capacity(ids.len());
+    for &id in &ids {
+        let path = dir.join(segment::file_name(id));
+        let (bytes, bad) = segment::read_all(disk, &path)?;
+        let trusted = disk.synced_len_after_failure(&path);
+        files.push((id, bytes, bad, trusted));
+    }
+    let log_id = files
+        .iter()
+        .find_map(|(id, b, _, _)| match format::decode_segment_header(b) {
+            Ok(h) if h.segment == *id => Some(h.log_id),
+            _ => None,
+        })
+        .ok_or(Error::Corruption(Corruption {
+            segment: ids[0],
+            offset: 0,
+            seq_range: (1, 1),
+            kind: DamageKind::SegmentHeader,
+        }))?;
+    let mut segments = Vec::with_capacity(files.len());
+    let mut bytes = Vec::with_capacity(files.len());
+    for (id, b, bad, trusted) in files {
+        let mut s = scan::scan_segment(id, &b, log_id, body_max, &bad, trusted);
+        if let Ok(h) = s.header {
+            if h.log_id != log_id || h.segment != id {
+                s.header = Err(HeaderDefect::Identity);
+            }
+        }
+        segments.push(s);
+        bytes.push(b);
+    }
+    Ok(Some(Loaded { scan: Scan { log_id, segments }, bytes }))
+}
+
+/// Recovers the log in `dir` for writing (the caller holds the directory lock).
+///
+/// # Errors
+/// `Error::Corruption` for damage at or below the durable watermark (nothing is changed);
+/// I/O errors; `Error::DiskFull` if no segment can be prepared.
+pub fn recover<D: Disk, E: Entropy + ?Sized>(
+    disk: &Arc<D>,
+    dir: &Path,
+    segment_bytes: u64,
+    body_max: usize,
+    entropy: &E,
+) -> Result<(WriterStart<D::File>, RecoveryReport), Error> {
+    remove_prep_files(&**disk, dir)?;
+    let loaded = load(&**disk, dir, body_max)?;
+    let Some(loaded) = loaded else {
+        let log_id = entropy.next_u128();
+        let active = segment::prepare(&**disk, dir, log_id, SegmentId(1), segment_bytes)?;
+        let start = WriterStart {
+            log_id,
+            seq_next: 1,
+            chain: crate::integrity::chain::genesis(log_id),
+            timestamp_last: None,
+            active,
+        };
+        let report = report(&**disk, dir, log_id, 0, 0, &start)?;
+        return Ok((start, report));
+    };
+    let head = match recovery::classify(&loaded.scan) {
+        Verdict::Corrupt(c) => return Err(Error::Corruption(c)),
+        Verdict::Clean(head) => (head, false),
+        Verdict::Tail { cut, head } => {
+            let sealed = cut_tail(&**disk, dir, &loaded, &cut, &head)?;
+            (head, sealed)
+        }
+    };
+    let (head, sealed_by_cut) = head;
+    let active = continue_after(disk, dir, &loaded, &head, sealed_by_cut, segment_bytes)?;
+    let start = WriterStart {
+        log_id: loaded.scan.log_id,
+        seq_next: head.seq_next,
+        chain: head.chain,
+        timestamp_last: head.timestamp_last,
+        active,
+    };
+    let segments = loaded.scan.segments.iter().filter(|s| recovery::has_data(s)).count();
+    let report = report(&**disk, dir, loaded.scan.log_id, segments, head.events, &start)?;
+    Ok((start, report))
+}
+
+fn report<D: Disk, F>(
+    disk: &D,
+    dir: &Path,
+    log_id: u128,
+    segments: usize,
+    events: u64,
+    start: &WriterStart<F>,
+) -> Result<RecoveryReport, Error> {
+    Ok(RecoveryReport {
+        log_id,
+        segments,
+        events,
+        seq_next: start.seq_next,
+        head_hash: start.chain,
+        cuts: quarantine::list(disk, dir)?,
+    })
+}
+
+fn remove_prep_files<D: Disk>(disk: &D, dir: &Path) -> Result<(), Error> {
+    let names = disk.list(dir).map_err(|e| Error::io("list", dir, &e))?;
+    let mut removed = false;
+    for name in names.iter().filter(|n| segment::is_prep_file(n)) {
+        let path = dir.join(name);
+        disk.remove(&path).map_err(|e| Error::io("remove", path, &e))?;
+        removed = true;
+    }
+    if removed {
+        disk.sync_dir(dir).map_err(|e| Error::io("fsync dir", dir, &e))?;
+    }
+    Ok(())
+}
+
+/// Quarantines the tail and seals the log at the cut. Idempotent. Returns whether it sealed
+/// the head segment.
+fn cut_tail<D: Disk>(
+    disk: &D,
+    dir: &Path,
+    loaded: &Loaded,
+    cut: &Cut,
+    head: &Head,
+) -> Result<bool, Error> {
+    let position = loaded.scan.segments.iter().position(|s| s.id == cut.segment);
+    let whole = cut.offset < SEGMENT_HEADER_LEN as u64 || position.is_none();
+    if let (Some(i), false) = (position, whole) {
+        let bytes = &loaded.bytes[i];
+        let start = cut.offset as usize;
+        let end = (cut.offset + cut.len) as usize;
+        quarantine::save_bytes(disk, dir, cut, bytes.get(start..end).unwrap_or(&[]))?;
+    }
+    let mut moved: Vec<SegmentId> = cut.later_segments.clone();
+    if whole && position.is_some() {
+        moved.insert(0, cut.segment);
+    }
+    for id in moved {
+        quarantine::move_segment(disk, dir, cut, id)?;
+    }
+    if let (Some(i), false) = (position, whole) {
+        let seg = &loaded.scan.segments[i];
+        let events = seg
+            .items
+            .iter()
+            .filter(|it| matches!(it, Item::Record(r) if r.kind == RecordKind::Event && r.offset < cut.offset))
+            .count() as u64;
+        seal_at(disk, dir, loaded.scan.log_id, seg, &loaded.bytes[i], cut.offset, events, head)?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// Seals segment `seg` at `offset` (after its last valid record), shrinks it and fsyncs.
+#[allow(clippy::too_many_arguments)] // Each is a distinct fact the seal records.
+fn seal_at<D: Disk>(
+    disk: &D,
+    dir: &Path,
+    log_id: u128,
+    seg: &SegmentScan,
+    bytes: &[u8],
+    offset: u64,
+    events: u64,
+    head: &Head,
+) -> Result<(), Error> {
+    let path = dir.join(segment::file_name(seg.id));
+    let seal = SealBody {
+        count: events,
+        xxh3: xxhash_rust::xxh3::xxh3_64(bytes.get(..offset as usize).unwrap_or(bytes)),
+    };
+    let header = RecordHeader {
+        kind: RecordKind::Seal,
+        encoding: BodyEncoding::Fixed,
+        flags: 0,
+        log_id,
+        segment: seg.id,
+        seq: head.seq_next - 1,
+        watermark: head.watermark.min(head.seq_next - 1),
+        timestamp_nanos: head.timestamp_last.unwrap_or(0),
+        prev_hash: head.chain,
+    };
+    let mut buf = Vec::with_capacity(SEAL_RECORD_LEN);
+    encode_record(&mut buf, &header, &encode_seal_body(&seal));
+    let file = disk.open(&path, OpenMode::ReadWrite).map_err(|e| Error::io("open", &path, &e))?;
+    let io = |op, e: std::io::Error| Error::io(op, path.clone(), &e);
+    write_all_at(&file, &buf, offset).map_err(|e| io("write seal", e))?;
+    file.sync_data().map_err(|e| io("fdatasync", e))?;
+    file.set_len(offset + SEAL_RECORD_LEN as u64).map_err(|e| io("truncate to seal", e))?;
+    file.sync_all().map_err(|e| io("fsync", e))?;
+    Ok(())
+}
+
+/// The empty segment the writer continues in: the last one if it is empty, else a new one.
+fn continue_after<D: Disk>(
+    disk: &Arc<D>,
+    dir: &Path,
+    loaded: &Loaded,
+    head: &Head,
+    sealed_by_cut: bool,
+    segment_bytes: u64,
+) -> Result<Prepared<D::File>, Error> {
+    let log_id = loaded.scan.log_id;
+    let (last_id, _) = head.segment.unwrap_or((SegmentId(0), 0));
+    let last = loaded.scan.segments.iter().find(|s| s.id == last_id);
+    let reusable = |s: &SegmentScan| !recovery::has_data(s) && s.header.is_ok();
+    // The head segment itself, if it is an empty prepared one.
+    if let Some(s) = last.filter(|s| reusable(s)) {
+        return reopen_empty(&**disk, dir, s);
+    }
+    // Seal the head segment where it ends, unless already sealed (or cut, which sealed it).
+    if let Some(s) = last.filter(|_| !head.sealed && !sealed_by_cut) {
+        let i = loaded.scan.segments.iter().position(|x| x.id == s.id).unwrap_or(0);
+        let (_, end) = head.segment.unwrap_or((s.id, SEGMENT_HEADER_LEN as u64));
+        let events = count_events(s, end);
+        seal_at(&**disk, dir, log_id, s, &loaded.bytes[i], end, events, head)?;
+    }
+    let next = SegmentId(last_id.0 + 1);
+    // Remove empty segments past the next one (they hold nothing), so ids stay contiguous.
+    for s in loaded.scan.segments.iter().filter(|s| s.id > next && !recovery::has_data(s)) {
+        let path = dir.join(segment::file_name(s.id));
+        disk.remove(&path).map_err(|e| Error::io("remove", path, &e))?;
+    }
+    match loaded.scan.segments.iter().find(|s| s.id == next) {
+        Some(s) if reusable(s) && dir_has(&**disk, dir, s.id)? => reopen_empty(&**disk, dir, s),
+        _ => segment::prepare(&**disk, dir, log_id, next, segment_bytes),
+    }
+}
+
+fn dir_has<D: Disk>(disk: &D, dir: &Path, id: SegmentId) -> Result<bool, Error> {
+    let path = dir.join(segment::file_name(id));
+    disk.exists(&path).map_err(|e| Error::io("stat", path, &e))
+}
+
+fn count_events(seg: &SegmentScan, end: u64) -> u64 {
+    seg.items
+        .iter()
+        .filter(|it| matches!(it, Item::Record(r) if r.kind == RecordKind::Event && r.offset < end))
+        .count() as u64
+}
+
+fn reopen_empty<D: Disk>(
+    disk: &D,
+    dir: &Path,
+    s: &SegmentScan,
+) -> Result<Prepared<D::File>, Error> {
+    let path: PathBuf = dir.join(segment::file_name(s.id));
+    let file = disk.open(&path, OpenMode::ReadWrite).map_err(|e| Error::io("open", &path, &e))?;
+    let h = s
+        .header
+        .map_err(|_| Error::io("header", &path, &std::io::ErrorKind::InvalidData.into()))?;
+    Ok(Prepared {
+        id: s.id,
+        path,
+        file,
+        capacity: s.len,
+        header: format::encode_segment_header(&h),
+    })
+}

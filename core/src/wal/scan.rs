@@ -1,0 +1,420 @@
+//! Scanning one segment's bytes into a list of items: records, zero runs and damaged ranges.
+//!
+//! Pure: bytes in, items out. The scan reads to the end of the preallocated space, because
+//! zeros are not by themselves the end of the log: a power loss can persist a later page of a
+//! batch and not an earlier one, leaving valid records after a hole. After damage the scan
+//! resynchronises at the next 8-aligned offset where a whole, checksummed record of this log
+//! starts.
+
+use std::ops::Range;
+
+use crate::error::DamageKind;
+use crate::integrity::chain::{self, Hash};
+use crate::wal::format::{
+    self, decode_seal_body, HeaderDefect, RecordDefect, RecordKind, SegmentHeader, SegmentId,
+    RECORD_ALIGN, RECORD_HEADER_LEN, RECORD_MAGIC, SEGMENT_HEADER_LEN,
+};
+
+/// What the scan found in one segment file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentScan {
+    /// The id from the file name.
+    pub id: SegmentId,
+    /// The decoded header, or why it did not decode.
+    pub header: Result<SegmentHeader, HeaderDefect>,
+    /// The items in file order; they tile `[SEGMENT_HEADER_LEN, len)` without gaps.
+    pub items: Vec<Item>,
+    /// The file length.
+    pub len: u64,
+}
+
+/// One stretch of a segment file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item {
+    /// A valid record.
+    Record(ScannedRecord),
+    /// A run of zero bytes.
+    Zeros {
+        /// Where it starts.
+        offset: u64,
+        /// How long it is.
+        len: u64,
+    },
+    /// Bytes that are not a valid record of this segment.
+    Damage {
+        /// Where it starts.
+        offset: u64,
+        /// How long it is.
+        len: u64,
+        /// What was found.
+        kind: DamageKind,
+    },
+}
+
+/// A valid record, with what recovery needs to know about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScannedRecord {
+    /// Byte offset in the segment file.
+    pub offset: u64,
+    /// Bytes it occupies, padding included.
+    pub len: u64,
+    /// What it is.
+    pub kind: RecordKind,
+    /// Its seq (see [`format::RecordHeader::seq`]).
+    pub seq: u64,
+    /// The durable watermark it carries.
+    pub watermark: u64,
+    /// Its raw timestamp.
+    pub timestamp_nanos: i64,
+    /// Its flags.
+    pub flags: u16,
+    /// The chain value it names as its predecessor.
+    pub prev_hash: Hash,
+    /// For events: the leaf hash. For seals: whether count and xxh3 match (`[1; 32]` if they
+    /// do, zeros if not). Unused for commit markers.
+    pub digest: Hash,
+    /// For seals: the event count it states.
+    pub seal_count: u64,
+}
+
+impl Item {
+    /// Where the item starts.
+    pub fn offset(&self) -> u64 {
+        match self {
+            Item::Record(r) => r.offset,
+            Item::Zeros { offset, .. } | Item::Damage { offset, .. } => *offset,
+        }
+    }
+
+    /// Where the item ends.
+    pub fn end(&self) -> u64 {
+        match self {
+            Item::Record(r) => r.offset + r.len,
+            Item::Zeros { offset, len } | Item::Damage { offset, len, .. } => offset + len,
+        }
+    }
+}
+
+/// Marks a seal whose count and checksum matched.
+pub const SEAL_OK: Hash = [1; 32];
+
+/// Scans a segment file's bytes.
+///
+/// `log_id` is the log's id (from any intact header); `unreadable` lists byte ranges the disk
+/// could not read; bytes at or past `trusted_len` (after a failed fsync in this process) are
+/// reported as [`DamageKind::UnsyncedAfterFailedSync`] instead of being parsed.
+pub fn scan_segment(
+    id: SegmentId,
+    bytes: &[u8],
+    log_id: u128,
+    body_max: usize,
+    unreadable: &[Range<u64>],
+    trusted_len: Option<u64>,
+) -> SegmentScan {
+    let header = format::decode_segment_header(bytes);
+    let len = bytes.len() as u64;
+    let limit =
+        trusted_len.map_or(bytes.len(), |t| (t as usize).clamp(SEGMENT_HEADER_LEN, bytes.len()));
+    let mut items = Vec::new();
+    let mut pos = SEGMENT_HEADER_LEN.min(bytes.len());
+    let mut events = 0u64;
+    while pos < limit {
+        let view = &bytes[..limit];
+        if let Some(bad) = unreadable.iter().find(|r| r.contains(&(pos as u64))) {
+            let end = align_up(bad.end as usize).min(limit);
+            items.push(Item::Damage {
+                offset: pos as u64,
+                len: (end - pos) as u64,
+                kind: DamageKind::ReadError,
+            });
+            pos = end;
+            continue;
+        }
+        // Zero runs and damage stop where an unreadable range starts, so it is reported.
+        let stop = unreadable
+            .iter()
+            .filter(|r| r.start as usize > pos)
+            .map(|r| (r.start as usize / RECORD_ALIGN * RECORD_ALIGN).max(pos + RECORD_ALIGN))
+            .min()
+            .unwrap_or(limit)
+            .min(limit);
+        match format::parse_record(view, pos, log_id, id, body_max) {
+            Ok(rec)
+                if padding_is_zero(view, pos, rec.body.len())
+                    && !overlaps(unreadable, pos, rec.framed_len()) =>
+            {
+                let scanned = scanned_record(bytes, pos, &rec, events);
+                let is_seal = rec.header.kind == RecordKind::Seal;
+                if rec.header.kind == RecordKind::Event {
+                    events += 1;
+                }
+                pos += rec.framed_len();
+                items.push(Item::Record(scanned));
+                if is_seal {
+                    // Nothing after a seal belongs to the segment: a sealed segment may be
+                    // shortened to its seal, or keep its preallocated zeros.
+                    break;
+                }
+            }
+            Ok(rec) => {
+                let end = pos + rec.framed_len();
+                items.push(damage(pos, end, DamageKind::Garbage));
+                pos = end;
+            }
+            Err(RecordDefect::Zero) => {
+                let z = zero_run_end(view, pos).min(stop);
+                items.push(Item::Zeros { offset: pos as u64, len: (z - pos) as u64 });
+                pos = z;
+            }
+            Err(defect) => {
+                let next = next_record_start(view, pos + RECORD_ALIGN, log_id, id, body_max);
+                let end = next.unwrap_or_else(|| align_up(last_nonzero_end(view, pos)));
+                let end = end.max(pos + RECORD_ALIGN).min(stop);
+                items.push(damage(pos, end, defect_kind(view, pos, defect)));
+                pos = end;
+            }
+        }
+    }
+    if limit < bytes.len() {
+        let end = align_up(last_nonzero_end(bytes, limit)).min(bytes.len()).max(limit);
+        if end > limit {
+            items.push(damage(limit, end, DamageKind::UnsyncedAfterFailedSync));
+        }
+        if end < bytes.len() {
+            items.push(Item::Zeros { offset: end as u64, len: (bytes.len() - end) as u64 });
+        }
+    }
+    SegmentScan { id, header, items, len }
+}
+
+fn scanned_record(
+    bytes: &[u8],
+    pos: usize,
+    rec: &format::RecordView<'_>,
+    events: u64,
+) -> ScannedRecord {
+    let h = &rec.header;
+    let (digest, seal_count) = match h.kind {
+        RecordKind::Event => (
+            chain::leaf_hash(
+                h.log_id,
+                h.seq,
+                h.timestamp_nanos,
+                h.flags,
+                encoding_byte(rec),
+                rec.body,
+            ),
+            0,
+        ),
+        RecordKind::Seal => match decode_seal_body(rec.body) {
+            Some(seal) => {
+                let ok =
+                    seal.count == events && seal.xxh3 == xxhash_rust::xxh3::xxh3_64(&bytes[..pos]);
+                (if ok { SEAL_OK } else { [0; 32] }, seal.count)
+            }
+            None => ([0; 32], 0),
+        },
+        RecordKind::Commit => ([0; 32], 0),
+    };
+    ScannedRecord {
+        offset: pos as u64,
+        len: rec.framed_len() as u64,
+        kind: h.kind,
+        seq: h.seq,
+        watermark: h.watermark,
+        timestamp_nanos: h.timestamp_nanos,
+        flags: h.flags,
+        prev_hash: h.prev_hash,
+        digest,
+        seal_count,
+    }
+}
+
+/// The encoding byte as stored, for the leaf hash.
+fn encoding_byte(rec: &format::RecordView<'_>) -> u8 {
+    // The body encoding byte sits at header offset 13; the view was parsed from these bytes.
+    match rec.header.encoding {
+        format::BodyEncoding::Postcard => 0,
+        format::BodyEncoding::Envelope => 1,
+        format::BodyEncoding::Fixed => 2,
+    }
+}
+
+fn damage(start: usize, end: usize, kind: DamageKind) -> Item {
+    debug_assert!(end > start);
+    Item::Damage { offset: start as u64, len: (end - start) as u64, kind }
+}
+
+fn defect_kind(bytes: &[u8], pos: usize, defect: RecordDefect) -> DamageKind {
+    match defect {
+        RecordDefect::Checksum { stored, computed } => DamageKind::Checksum { stored, computed },
+        RecordDefect::Misdirected(found_segment) => DamageKind::Misdirected { found_segment },
+        RecordDefect::ForeignLog => DamageKind::Misdirected {
+            found_segment: SegmentId(read_u64(bytes, pos + 32).unwrap_or(0)),
+        },
+        RecordDefect::Zero
+        | RecordDefect::Magic
+        | RecordDefect::Truncated
+        | RecordDefect::Length(_)
+        | RecordDefect::Unknown => DamageKind::Garbage,
+    }
+}
+
+fn read_u64(bytes: &[u8], at: usize) -> Option<u64> {
+    let b: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(b))
+}
+
+/// The next aligned offset at or after `from` where a checksummed record starts (including
+/// misdirected ones: they are whole records, only in the wrong place).
+fn next_record_start(
+    bytes: &[u8],
+    from: usize,
+    log_id: u128,
+    id: SegmentId,
+    body_max: usize,
+) -> Option<usize> {
+    let mut q = align_up(from);
+    while q + RECORD_HEADER_LEN <= bytes.len() {
+        if bytes[q..q + 4] == RECORD_MAGIC {
+            match format::parse_record(bytes, q, log_id, id, body_max) {
+                Ok(_) | Err(RecordDefect::Misdirected(_)) | Err(RecordDefect::ForeignLog) => {
+                    return Some(q)
+                }
+                Err(_) => {}
+            }
+        }
+        q += RECORD_ALIGN;
+    }
+    None
+}
+
+fn padding_is_zero(bytes: &[u8], pos: usize, body_len: usize) -> bool {
+    let start = pos + RECORD_HEADER_LEN + body_len;
+    let end = pos + format::framed_len(body_len);
+    bytes.get(start..end).is_some_and(|p| p.iter().all(|&b| b == 0))
+}
+
+fn overlaps(ranges: &[Range<u64>], pos: usize, len: usize) -> bool {
+    let (s, e) = (pos as u64, (pos + len) as u64);
+    ranges.iter().any(|r| r.start < e && s < r.end)
+}
+
+/// The end of the run of zero bytes starting at `pos`, rounded down to alignment (but past
+/// `pos`), or the end of `bytes`.
+fn zero_run_end(bytes: &[u8], pos: usize) -> usize {
+    let rest = &bytes[pos..];
+    let mut n = 0;
+    for chunk in rest.chunks(64) {
+        if chunk.iter().all(|&b| b == 0) {
+            n += chunk.len();
+        } else {
+            n += chunk.iter().position(|&b| b != 0).unwrap_or(chunk.len());
+            break;
+        }
+    }
+    let end = pos + n;
+    if end == bytes.len() {
+        end
+    } else {
+        (end / RECORD_ALIGN * RECORD_ALIGN).max(pos + RECORD_ALIGN)
+    }
+}
+
+/// One past the last non-zero byte at or after `pos` (or `pos` if all zero).
+fn last_nonzero_end(bytes: &[u8], pos: usize) -> usize {
+    bytes[pos..].iter().rposition(|&b| b != 0).map_or(pos, |i| pos + i + 1)
+}
+
+fn align_up(x: usize) -> usize {
+    x.div_ceil(RECORD_ALIGN) * RECORD_ALIGN
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wal::format::{encode_record, encode_segment_header, BodyEncoding, RecordHeader};
+
+    fn segment_with(records: u64, capacity: usize) -> Vec<u8> {
+        let mut b = encode_segment_header(&SegmentHeader {
+            log_id: 1,
+            segment: SegmentId(1),
+            capacity: capacity as u64,
+        })
+        .to_vec();
+        for seq in 1..=records {
+            let h = RecordHeader {
+                kind: RecordKind::Event,
+                encoding: BodyEncoding::Postcard,
+                flags: 0,
+                log_id: 1,
+                segment: SegmentId(1),
+                seq,
+                watermark: seq - 1,
+                timestamp_nanos: 0,
+                prev_hash: [0; 32],
+            };
+            encode_record(&mut b, &h, &[seq as u8; 13]);
+        }
+        b.resize(capacity, 0);
+        b
+    }
+
+    #[test]
+    fn items_tile_the_file_and_trailing_zeros_are_one_run() {
+        let b = segment_with(3, 4096);
+        let s = scan_segment(SegmentId(1), &b, 1, 1 << 20, &[], None);
+        assert_eq!(s.items.len(), 4);
+        assert!(matches!(s.items[3], Item::Zeros { .. }));
+        let mut at = SEGMENT_HEADER_LEN as u64;
+        for item in &s.items {
+            assert_eq!(item.offset(), at);
+            at = item.end();
+        }
+        assert_eq!(at, 4096);
+    }
+
+    #[test]
+    fn a_hole_before_valid_records_is_zeros_then_records() {
+        let mut b = segment_with(3, 4096);
+        let second = SEGMENT_HEADER_LEN + format::framed_len(13);
+        b[second..second + format::framed_len(13)].fill(0);
+        let s = scan_segment(SegmentId(1), &b, 1, 1 << 20, &[], None);
+        let kinds: Vec<_> = s.items.iter().map(|i| matches!(i, Item::Record(_))).collect();
+        assert_eq!(kinds, vec![true, false, true, false]);
+    }
+
+    #[test]
+    fn garbage_is_one_damage_item_and_the_scan_resyncs_after_it() {
+        let mut b = segment_with(3, 4096);
+        let second = SEGMENT_HEADER_LEN + format::framed_len(13);
+        b[second + 20] ^= 0x40;
+        let s = scan_segment(SegmentId(1), &b, 1, 1 << 20, &[], None);
+        assert!(matches!(s.items[1], Item::Damage { kind: DamageKind::Checksum { .. }, .. }));
+        assert!(matches!(&s.items[2], Item::Record(r) if r.seq == 3));
+    }
+
+    #[test]
+    fn unreadable_sectors_are_read_errors() {
+        let b = segment_with(3, 4096);
+        let bad = vec![Range { start: 512, end: 1024 }];
+        let s = scan_segment(SegmentId(1), &b, 1, 1 << 20, &bad, None);
+        assert!(s
+            .items
+            .iter()
+            .any(|i| matches!(i, Item::Damage { kind: DamageKind::ReadError, .. })));
+    }
+
+    #[test]
+    fn bytes_past_the_trusted_length_are_not_parsed() {
+        let b = segment_with(3, 4096);
+        let trusted = (SEGMENT_HEADER_LEN + format::framed_len(13)) as u64;
+        let s = scan_segment(SegmentId(1), &b, 1, 1 << 20, &[], Some(trusted));
+        let records = s.items.iter().filter(|i| matches!(i, Item::Record(_))).count();
+        assert_eq!(records, 1);
+        assert!(matches!(
+            s.items[1],
+            Item::Damage { kind: DamageKind::UnsyncedAfterFailedSync, .. }
+        ));
+    }
+}

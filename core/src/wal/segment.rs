@@ -1,0 +1,141 @@
+//! Segment files: names, preparation (preallocate + zero-fill + header, off the ack path),
+//! reading back, and sealing.
+//!
+//! Preparation order, each step finished before the next (see `docs/wal-format.md`):
+//! 1. create `NNN.wal.prep`, write the header and zeros to the full capacity;
+//! 2. `fdatasync` it;
+//! 3. rename it to `NNN.wal`;
+//! 4. `fsync` the directory.
+//!
+//! So a `NNN.wal` file always has a durable header and durable zeros, and a `.prep` file is
+//! always garbage from an interrupted preparation (recovery removes it).
+
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::io::{is_storage_full, read_exact_at, write_all_at, Disk, DiskFile, OpenMode};
+use crate::wal::format::{self, SegmentHeader, SegmentId, SEGMENT_HEADER_LEN};
+
+/// The file name of segment `id`.
+pub fn file_name(id: SegmentId) -> String {
+    format!("{:020}.wal", id.0)
+}
+
+/// The segment id a file name denotes, if it is a segment file name.
+pub fn parse_file_name(name: &str) -> Option<SegmentId> {
+    let digits = name.strip_suffix(".wal")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().map(SegmentId)
+}
+
+/// Whether `name` is a leftover of an interrupted preparation.
+pub fn is_prep_file(name: &str) -> bool {
+    name.strip_suffix(".prep").is_some_and(|n| parse_file_name(n).is_some())
+}
+
+/// A prepared, empty segment: durable header, durable zeros, durable directory entry.
+pub struct Prepared<F> {
+    /// Its id.
+    pub id: SegmentId,
+    /// Its path.
+    pub path: PathBuf,
+    /// The open file.
+    pub file: F,
+    /// Its size.
+    pub capacity: u64,
+    /// Its header bytes (the first bytes the seal's xxh3 covers).
+    pub header: [u8; SEGMENT_HEADER_LEN],
+}
+
+static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+
+/// Prepares segment `id` in `dir`. Off the ack path: the writer installs the result later.
+///
+/// # Errors
+/// `Error::DiskFull` if the disk is full (the partial `.prep` file is removed, best effort);
+/// `Error::Poisoned` for any other I/O error, as the writer must not carry on past an I/O error
+/// it cannot explain.
+pub fn prepare<D: Disk>(
+    disk: &D,
+    dir: &Path,
+    log_id: u128,
+    id: SegmentId,
+    capacity: u64,
+) -> Result<Prepared<D::File>, Error> {
+    let name = file_name(id);
+    let path = dir.join(&name);
+    let prep = dir.join(format!("{name}.prep"));
+    let fail = |op: &'static str, e: io::Error| {
+        if is_storage_full(&e) {
+            let _ = disk.remove(&prep);
+            Error::DiskFull { op, path: prep.clone() }
+        } else {
+            Error::poisoned(op, prep.clone(), &e)
+        }
+    };
+    if disk.exists(&prep).map_err(|e| Error::io("stat", prep.clone(), &e))? {
+        disk.remove(&prep).map_err(|e| fail("remove stale", e))?;
+    }
+    let file = disk.open(&prep, OpenMode::CreateNew).map_err(|e| fail("create", e))?;
+    let header = format::encode_segment_header(&SegmentHeader { log_id, segment: id, capacity });
+    write_all_at(&file, &header, 0).map_err(|e| fail("write header", e))?;
+    let mut at = SEGMENT_HEADER_LEN as u64;
+    while at < capacity {
+        let n = (capacity - at).min(ZEROS.len() as u64) as usize;
+        write_all_at(&file, &ZEROS[..n], at).map_err(|e| fail("zero-fill", e))?;
+        at += n as u64;
+    }
+    file.sync_data().map_err(|e| fail("fdatasync", e))?;
+    disk.rename(&prep, &path).map_err(|e| fail("rename", e))?;
+    disk.sync_dir(dir).map_err(|e| fail("fsync dir", e))?;
+    // Reopen under the final name, so whatever the disk remembers about this file (a failed
+    // sync's durable length) is remembered under the name recovery will look up.
+    drop(file);
+    let file = disk.open(&path, OpenMode::ReadWrite).map_err(|e| fail("reopen", e))?;
+    Ok(Prepared { id, path, file, capacity, header })
+}
+
+/// Reads a whole segment file. Unreadable sectors (latent errors) read as zeros and are listed
+/// in the returned ranges, so the scan reports them instead of mistaking them for zeros.
+///
+/// # Errors
+/// An error opening or sizing the file.
+pub fn read_all<D: Disk>(disk: &D, path: &Path) -> Result<(Vec<u8>, Vec<Range<u64>>), Error> {
+    let file = disk.open(path, OpenMode::Read).map_err(|e| Error::io("open", path, &e))?;
+    let len = file.len().map_err(|e| Error::io("stat", path, &e))?;
+    let len = usize::try_from(len).map_err(|_| Error::Io {
+        op: "size",
+        path: path.to_path_buf(),
+        kind: io::ErrorKind::FileTooLarge,
+        errno: None,
+    })?;
+    let mut bytes = vec![0u8; len];
+    let mut bad: Vec<Range<u64>> = Vec::new();
+    const CHUNK: usize = 1 << 20;
+    const SECTOR: usize = 512;
+    let mut at = 0;
+    while at < len {
+        let end = (at + CHUNK).min(len);
+        if read_exact_at(&file, &mut bytes[at..end], at as u64).is_err() {
+            // Narrow the failure down to sectors so one bad sector costs one sector.
+            let mut s = at;
+            while s < end {
+                let e = (s + SECTOR).min(end);
+                if read_exact_at(&file, &mut bytes[s..e], s as u64).is_err() {
+                    bytes[s..e].fill(0);
+                    match bad.last_mut() {
+                        Some(r) if r.end == s as u64 => r.end = e as u64,
+                        _ => bad.push(s as u64..e as u64),
+                    }
+                }
+                s = e;
+            }
+        }
+        at = end;
+    }
+    Ok((bytes, bad))
+}
