@@ -71,7 +71,9 @@ fn check_trace(text: &str, dir: &str) -> Summary {
     let mut undurable_names: BTreeSet<String> = BTreeSet::new(); // renamed, dir not yet fsynced
     let mut pending: BTreeMap<String, String> = BTreeMap::new(); // pid -> unfinished line
     for raw in text.lines() {
+        // "PID  call(...)": strace pads short pids with extra spaces.
         let (pid, rest) = raw.split_once(' ').unwrap_or(("", raw));
+        let rest = rest.trim_start();
         let line = if let Some(head) = rest.strip_suffix(" <unfinished ...>") {
             pending.insert(pid.to_owned(), head.to_owned());
             continue;

@@ -7,6 +7,7 @@
 //! system clock, threads' sleep or an OS random source; `clippy.toml` enforces it.
 
 mod clock;
+pub mod conformance;
 mod disk;
 mod entropy;
 mod real;

@@ -7,8 +7,8 @@
 //! 2. for a tail verdict, the tail's bytes are saved to `quarantine/` (tmp, fdatasync, rename,
 //!    fsync dir; an existing quarantine file for the same cut is kept, never overwritten), later
 //!    segments holding data are moved there whole;
-//! 3. the last segment with data is sealed where its valid records end (overwriting the torn
-//!    bytes, which are saved), shrunk to the seal and fsynced;
+//! 3. the last segment with data is shrunk to where its valid records end (the torn bytes were
+//!    saved first) and fsynced: a shrink is atomic under power loss, a written seal is not;
 //! 4. appends continue in the next segment, empty and prepared.
 
 use std::path::{Path, PathBuf};
@@ -16,14 +16,11 @@ use std::sync::Arc;
 
 use crate::error::{Corruption, DamageKind, Error};
 use crate::integrity::chain::Hash;
-use crate::io::{write_all_at, Disk, DiskFile, Entropy, OpenMode};
-use crate::wal::format::{
-    self, encode_record, encode_seal_body, BodyEncoding, HeaderDefect, RecordHeader, RecordKind,
-    SealBody, SegmentId, SEAL_RECORD_LEN, SEGMENT_HEADER_LEN,
-};
+use crate::io::{Disk, DiskFile, Entropy, OpenMode};
+use crate::wal::format::{self, HeaderDefect, SegmentId, SEGMENT_HEADER_LEN};
 use crate::wal::quarantine::{self, QuarantineEntry};
 use crate::wal::recovery::{self, Cut, Head, Scan, Verdict};
-use crate::wal::scan::{self, Item, SegmentScan};
+use crate::wal::scan::{self, SegmentScan};
 use crate::wal::segment::{self, Prepared};
 use crate::wal::writer::WriterStart;
 
@@ -128,12 +125,12 @@ pub fn recover<D: Disk, E: Entropy + ?Sized>(
         Verdict::Corrupt(c) => return Err(Error::Corruption(c)),
         Verdict::Clean(head) => (head, false),
         Verdict::Tail { cut, head } => {
-            let sealed = cut_tail(&**disk, dir, &loaded, &cut, &head)?;
-            (head, sealed)
+            let ended = cut_tail(&**disk, dir, &loaded, &cut)?;
+            (head, ended)
         }
     };
-    let (head, sealed_by_cut) = head;
-    let active = continue_after(disk, dir, &loaded, &head, sealed_by_cut, segment_bytes)?;
+    let (head, ended_by_cut) = head;
+    let active = continue_after(disk, dir, &loaded, &head, ended_by_cut, segment_bytes)?;
     let start = WriterStart {
         log_id: loaded.scan.log_id,
         seq_next: head.seq_next,
@@ -178,15 +175,9 @@ fn remove_prep_files<D: Disk>(disk: &D, dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Quarantines the tail and seals the log at the cut. Idempotent. Returns whether it sealed
+/// Quarantines the tail and ends the log at the cut. Idempotent. Returns whether it ended
 /// the head segment.
-fn cut_tail<D: Disk>(
-    disk: &D,
-    dir: &Path,
-    loaded: &Loaded,
-    cut: &Cut,
-    head: &Head,
-) -> Result<bool, Error> {
+fn cut_tail<D: Disk>(disk: &D, dir: &Path, loaded: &Loaded, cut: &Cut) -> Result<bool, Error> {
     let position = loaded.scan.segments.iter().position(|s| s.id == cut.segment);
     let whole = cut.offset < SEGMENT_HEADER_LEN as u64 || position.is_none();
     if let (Some(i), false) = (position, whole) {
@@ -202,54 +193,28 @@ fn cut_tail<D: Disk>(
     for id in moved {
         quarantine::move_segment(disk, dir, cut, id)?;
     }
-    if let (Some(i), false) = (position, whole) {
-        let seg = &loaded.scan.segments[i];
-        let events = seg
-            .items
-            .iter()
-            .filter(|it| matches!(it, Item::Record(r) if r.kind == RecordKind::Event && r.offset < cut.offset))
-            .count() as u64;
-        seal_at(disk, dir, loaded.scan.log_id, seg, &loaded.bytes[i], cut.offset, events, head)?;
+    if !whole {
+        end_at(disk, dir, cut.segment, cut.offset)?;
         return Ok(true);
     }
     Ok(false)
 }
 
-/// Seals segment `seg` at `offset` (after its last valid record), shrinks it and fsyncs.
-#[allow(clippy::too_many_arguments)] // Each is a distinct fact the seal records.
-fn seal_at<D: Disk>(
-    disk: &D,
-    dir: &Path,
-    log_id: u128,
-    seg: &SegmentScan,
-    bytes: &[u8],
-    offset: u64,
-    events: u64,
-    head: &Head,
-) -> Result<(), Error> {
-    let path = dir.join(segment::file_name(seg.id));
-    let seal = SealBody {
-        count: events,
-        xxh3: xxhash_rust::xxh3::xxh3_64(bytes.get(..offset as usize).unwrap_or(bytes)),
-    };
-    let header = RecordHeader {
-        kind: RecordKind::Seal,
-        encoding: BodyEncoding::Fixed,
-        flags: 0,
-        log_id,
-        segment: seg.id,
-        seq: head.seq_next - 1,
-        watermark: head.watermark.min(head.seq_next - 1),
-        timestamp_nanos: head.timestamp_last.unwrap_or(0),
-        prev_hash: head.chain,
-    };
-    let mut buf = Vec::with_capacity(SEAL_RECORD_LEN);
-    encode_record(&mut buf, &header, &encode_seal_body(&seal));
+/// Ends segment `id` at `offset` (just past its last valid record): shrinks the file there and
+/// fsyncs it.
+///
+/// Why a shrink and not a seal record: a shrink is one metadata change that a power loss
+/// either keeps or reverts, so a crash in the middle of recovery leaves either the old state
+/// (recovered again the same way) or the new one. A seal written here could itself be torn,
+/// and the next recovery would have to cut and report our own torn seal: the report would
+/// depend on where the crash struck. Seals are written by the writer (rotation, clean close);
+/// a segment ended by recovery is followed by the next segment, whose first record continues
+/// the seq and the hash chain, which is what proves nothing is missing between them.
+fn end_at<D: Disk>(disk: &D, dir: &Path, id: SegmentId, offset: u64) -> Result<(), Error> {
+    let path = dir.join(segment::file_name(id));
     let file = disk.open(&path, OpenMode::ReadWrite).map_err(|e| Error::io("open", &path, &e))?;
     let io = |op, e: std::io::Error| Error::io(op, path.clone(), &e);
-    write_all_at(&file, &buf, offset).map_err(|e| io("write seal", e))?;
-    file.sync_data().map_err(|e| io("fdatasync", e))?;
-    file.set_len(offset + SEAL_RECORD_LEN as u64).map_err(|e| io("truncate to seal", e))?;
+    file.set_len(offset).map_err(|e| io("truncate", e))?;
     file.sync_all().map_err(|e| io("fsync", e))?;
     Ok(())
 }
@@ -260,7 +225,7 @@ fn continue_after<D: Disk>(
     dir: &Path,
     loaded: &Loaded,
     head: &Head,
-    sealed_by_cut: bool,
+    ended_by_cut: bool,
     segment_bytes: u64,
 ) -> Result<Prepared<D::File>, Error> {
     let log_id = loaded.scan.log_id;
@@ -271,12 +236,12 @@ fn continue_after<D: Disk>(
     if let Some(s) = last.filter(|s| reusable(s)) {
         return reopen_empty(&**disk, dir, s);
     }
-    // Seal the head segment where it ends, unless already sealed (or cut, which sealed it).
-    if let Some(s) = last.filter(|_| !head.sealed && !sealed_by_cut) {
-        let i = loaded.scan.segments.iter().position(|x| x.id == s.id).unwrap_or(0);
+    // End the head segment where its valid records end, unless sealed (or just cut).
+    if let Some(s) = last.filter(|_| !head.sealed && !ended_by_cut) {
         let (_, end) = head.segment.unwrap_or((s.id, SEGMENT_HEADER_LEN as u64));
-        let events = count_events(s, end);
-        seal_at(&**disk, dir, log_id, s, &loaded.bytes[i], end, events, head)?;
+        if end < s.len {
+            end_at(&**disk, dir, s.id, end)?;
+        }
     }
     let next = SegmentId(last_id.0 + 1);
     // Remove empty segments past the next one (they hold nothing), so ids stay contiguous.
@@ -293,13 +258,6 @@ fn continue_after<D: Disk>(
 fn dir_has<D: Disk>(disk: &D, dir: &Path, id: SegmentId) -> Result<bool, Error> {
     let path = dir.join(segment::file_name(id));
     disk.exists(&path).map_err(|e| Error::io("stat", path, &e))
-}
-
-fn count_events(seg: &SegmentScan, end: u64) -> u64 {
-    seg.items
-        .iter()
-        .filter(|it| matches!(it, Item::Record(r) if r.kind == RecordKind::Event && r.offset < end))
-        .count() as u64
 }
 
 fn reopen_empty<D: Disk>(
