@@ -366,3 +366,54 @@ impl DiskFile for FaultyFile {
         self.inner.set_len(len)
     }
 }
+
+#[test]
+fn the_failure_handler_sees_each_error_and_panic_on_failure_panics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink_seen = seen.clone();
+    let sink = Sink::open(
+        small(tmp.path()).failure_handler(move |e| sink_seen.lock().unwrap().push(e.to_string())),
+    )
+    .unwrap();
+    let big = sink.event(Level::Information, "big").with("Blob", vec![7u8; 8 << 10]).build();
+    assert!(sink.emit(&big).is_err());
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert!(seen.lock().unwrap()[0].contains("exceeds the record limit"));
+    drop(sink);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = Sink::open(small(tmp.path()).panic_on_failure(true)).unwrap();
+    let big = sink.event(Level::Information, "big").with("Blob", vec![7u8; 8 << 10]).build();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.emit(&big)));
+    assert!(result.is_err(), "panic_on_failure must panic");
+    // The sink is still usable: a refused event poisons nothing.
+    assert_eq!(sink.event(Level::Information, "ok").emit().unwrap().seq, 1);
+}
+
+#[test]
+fn a_group_commit_delay_batches_concurrent_emitters_and_verify_sees_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sink =
+        Sink::open(small(tmp.path()).max_delay(std::time::Duration::from_millis(2))).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..8u64 {
+            let sink = &sink;
+            s.spawn(move || {
+                for i in 0..20u64 {
+                    sink.event(Level::Information, "{T}/{I}")
+                        .with("T", t)
+                        .with("I", i)
+                        .emit()
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let stats = sink.stats();
+    assert_eq!(stats.events, 160);
+    assert!(stats.batches < 160, "the delay must gather emitters: {} batches", stats.batches);
+    let report = sink.verify_integrity().unwrap();
+    assert_eq!(report.seq_range, Some((1, 160)));
+    assert!(report.is_valid());
+}
