@@ -1,0 +1,285 @@
+//! Durability benchmarks: the sink's durable throughput and latency, and the same-run
+//! baselines it is judged against.
+//!
+//! Every number is an append counted once it is fdatasynced. Baselines run in the same process
+//! on the same disk just before or after, so a result is a **ratio**, not a wall-clock claim:
+//! - `raw`: one thread writing `k` records per `fdatasync` into a zero-filled file: the disk's
+//!   limit for that batch size;
+//! - `naive`: one record per `fdatasync` into a zero-filled file: what a careful single writer
+//!   without group commit gets;
+//! - SQLite in WAL mode with `synchronous=FULL` (in `benches/compare.rs`, a dev-dependency).
+//!
+//! Wall time is read here on purpose: measuring it is the point.
+
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use mtlog_audit::{Level, Options, Sink};
+use serde::Serialize;
+
+/// One measured configuration.
+#[derive(Clone, Debug, Serialize)]
+pub struct Measurement {
+    /// What was measured.
+    pub name: String,
+    /// Durable appends per second.
+    pub per_sec: f64,
+    /// Latency percentiles in microseconds (0 where not measured).
+    pub p50_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// 99.9th percentile.
+    pub p999_us: u64,
+    /// Appends counted.
+    pub count: u64,
+    /// fdatasync calls (or batches) issued, where known.
+    pub syncs: u64,
+}
+
+/// The body of a benchmark event of about `size` bytes once encoded.
+fn padding(size: usize) -> String {
+    "x".repeat(size.saturating_sub(120).max(1))
+}
+
+/// Runs `writers` threads emitting events of about `event_size` bytes into a fresh sink in
+/// `dir` for `duration`, each emit timed.
+///
+/// # Panics
+/// If the sink cannot be opened or an emit fails: a benchmark of a failing sink means nothing.
+pub fn sink_closed_loop(
+    dir: &Path,
+    writers: usize,
+    event_size: usize,
+    duration: Duration,
+) -> Measurement {
+    let sink = Sink::open(Options::new(dir)).expect("open sink");
+    let pad = padding(event_size);
+    let stop = AtomicBool::new(false);
+    let hist = Mutex::new(new_hist());
+    let count = AtomicU64::new(0);
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..writers {
+            let (sink, pad, stop, hist, count) = (&sink, &pad, &stop, &hist, &count);
+            s.spawn(move || {
+                let mut local = new_hist();
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let event = sink
+                        .event(Level::Information, "Writer {Writer} event {N} {Pad}")
+                        .with("Writer", t as u64)
+                        .with("N", n)
+                        .with("Pad", pad.as_str())
+                        .build();
+                    let t0 = Instant::now();
+                    sink.emit(&event).expect("emit");
+                    let _ = local.record(t0.elapsed().as_micros() as u64);
+                    n += 1;
+                }
+                count.fetch_add(n, Ordering::Relaxed);
+                let _ = hist.lock().unwrap().add(&local);
+            });
+        }
+        std::thread::sleep(duration);
+        stop.store(true, Ordering::Relaxed);
+    });
+    let elapsed = started.elapsed();
+    let stats = sink.stats();
+    sink.close().expect("close");
+    let hist = hist.into_inner().unwrap();
+    let count = count.into_inner();
+    Measurement {
+        name: format!("mtlog-audit, {writers} writer(s)"),
+        per_sec: count as f64 / elapsed.as_secs_f64(),
+        p50_us: hist.value_at_quantile(0.50),
+        p99_us: hist.value_at_quantile(0.99),
+        p999_us: hist.value_at_quantile(0.999),
+        count,
+        syncs: stats.batches,
+    }
+}
+
+/// Offers `rate` events per second (open loop, spread over `writers` threads) for `duration`
+/// and measures latency from each event's **scheduled** time, so a stall is not hidden by the
+/// generator waiting for it (no coordinated omission).
+///
+/// # Panics
+/// As [`sink_closed_loop`].
+pub fn sink_fixed_rate(
+    dir: &Path,
+    writers: usize,
+    rate: u64,
+    event_size: usize,
+    duration: Duration,
+) -> Measurement {
+    let sink = Sink::open(Options::new(dir)).expect("open sink");
+    let pad = padding(event_size);
+    let hist = Mutex::new(new_hist());
+    let count = AtomicU64::new(0);
+    let per_writer = rate as f64 / writers as f64;
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..writers {
+            let (sink, pad, hist, count) = (&sink, &pad, &hist, &count);
+            s.spawn(move || {
+                let mut local = new_hist();
+                let interval = Duration::from_secs_f64(1.0 / per_writer);
+                let mut next = started + interval.mul_f64(t as f64 / writers as f64);
+                let mut n = 0u64;
+                while next < started + duration {
+                    let now = Instant::now();
+                    if next > now {
+                        std::thread::sleep(next - now);
+                    }
+                    let event = sink
+                        .event(Level::Information, "Writer {Writer} event {N} {Pad}")
+                        .with("Writer", t as u64)
+                        .with("N", n)
+                        .with("Pad", pad.as_str())
+                        .build();
+                    sink.emit(&event).expect("emit");
+                    let _ = local.record(next.elapsed().as_micros() as u64);
+                    n += 1;
+                    next += interval;
+                }
+                count.fetch_add(n, Ordering::Relaxed);
+                let _ = hist.lock().unwrap().add(&local);
+            });
+        }
+    });
+    let elapsed = started.elapsed();
+    let stats = sink.stats();
+    sink.close().expect("close");
+    let hist = hist.into_inner().unwrap();
+    let count = count.into_inner();
+    Measurement {
+        name: format!("mtlog-audit, {rate}/s offered"),
+        per_sec: count as f64 / elapsed.as_secs_f64(),
+        p50_us: hist.value_at_quantile(0.50),
+        p99_us: hist.value_at_quantile(0.99),
+        p999_us: hist.value_at_quantile(0.999),
+        count,
+        syncs: stats.batches,
+    }
+}
+
+/// The raw limit: one thread appending `per_sync` records of `record_size` bytes per
+/// `fdatasync` into a zero-filled, preallocated file, for `duration`.
+///
+/// # Panics
+/// On I/O errors.
+pub fn raw_fdatasync(
+    dir: &Path,
+    per_sync: usize,
+    record_size: usize,
+    duration: Duration,
+) -> Measurement {
+    const FILE_BYTES: u64 = 256 << 20;
+    let path = dir.join(format!("raw-{per_sync}.bin"));
+    let file = zero_filled(&path, FILE_BYTES);
+    let record = vec![0xA5u8; record_size];
+    let mut batch = Vec::with_capacity(record_size * per_sync);
+    let mut hist = new_hist();
+    let mut offset = 0u64;
+    let mut count = 0u64;
+    let mut syncs = 0u64;
+    let started = Instant::now();
+    while started.elapsed() < duration {
+        batch.clear();
+        for _ in 0..per_sync {
+            batch.extend_from_slice(&record);
+        }
+        if offset + batch.len() as u64 > FILE_BYTES {
+            offset = 0; // wrap: the blocks stay allocated, as in a preallocated segment
+        }
+        let t0 = Instant::now();
+        file.write_all_at(&batch, offset).expect("write");
+        file.sync_data().expect("fdatasync");
+        let _ = hist.record(t0.elapsed().as_micros() as u64);
+        offset += batch.len() as u64;
+        count += per_sync as u64;
+        syncs += 1;
+    }
+    let elapsed = started.elapsed();
+    drop(file);
+    let _ = std::fs::remove_file(&path);
+    Measurement {
+        name: if per_sync == 1 {
+            "naive: 1 record per fdatasync".into()
+        } else {
+            format!("raw: {per_sync} records per fdatasync")
+        },
+        per_sec: count as f64 / elapsed.as_secs_f64(),
+        p50_us: hist.value_at_quantile(0.50),
+        p99_us: hist.value_at_quantile(0.99),
+        p999_us: hist.value_at_quantile(0.999),
+        count,
+        syncs,
+    }
+}
+
+/// A file of `len` zero bytes, written and fdatasynced, as a preallocated segment is.
+fn zero_filled(path: &Path, len: u64) -> File {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .expect("create");
+    let zeros = vec![0u8; 1 << 20];
+    let mut at = 0;
+    while at < len {
+        file.write_all_at(&zeros, at).expect("zero-fill");
+        at += zeros.len() as u64;
+    }
+    file.sync_data().expect("fdatasync");
+    file
+}
+
+/// Sequential read bandwidth of `path` in bytes per second (cache dropped where permitted).
+///
+/// # Panics
+/// On I/O errors.
+pub fn read_bandwidth(path: &Path) -> f64 {
+    let file = File::open(path).expect("open");
+    let len = file.metadata().expect("stat").len();
+    let mut buf = vec![0u8; 1 << 20];
+    let started = Instant::now();
+    let mut at = 0;
+    while at < len {
+        let n = file.read_at(&mut buf, at).expect("read");
+        if n == 0 {
+            break;
+        }
+        at += n as u64;
+    }
+    len as f64 / started.elapsed().as_secs_f64()
+}
+
+fn new_hist() -> Histogram<u64> {
+    // 1 µs to 60 s at 3 significant digits: bounded memory, whatever the run length.
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
+}
+
+/// Formats measurements as a Markdown table with ratios against `baseline`.
+pub fn table(rows: &[Measurement]) -> String {
+    let mut out = String::from(
+        "| configuration | durable appends/s | p50 µs | p99 µs | p99.9 µs | fdatasyncs |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: |\n",
+    );
+    for m in rows {
+        out.push_str(&format!(
+            "| {} | {:.0} | {} | {} | {} | {} |\n",
+            m.name, m.per_sec, m.p50_us, m.p99_us, m.p999_us, m.syncs
+        ));
+    }
+    out
+}
