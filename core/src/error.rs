@@ -95,14 +95,15 @@ pub struct Corruption {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum DamageKind {
-    /// Bytes that do not parse as a record (bad checksum, bad magic, impossible length).
+    /// A record header whose checksum does not match the bytes found.
     Checksum {
-        /// The checksum stored in the record header (0 if the header itself is unreadable).
+        /// The checksum stored in the record header.
         stored: u32,
         /// The checksum computed over the bytes found.
         computed: u32,
     },
-    /// Unparseable bytes without a recognisable record header.
+    /// Unparseable bytes without a recognisable record header (bad magic, impossible length,
+    /// a record cut short).
     Garbage,
     /// Zero bytes where a record was required, followed by valid records.
     Hole,
@@ -133,6 +134,8 @@ pub enum DamageKind {
     ReadError,
     /// Bytes past the length known durable after a failed fsync in this process.
     UnsyncedAfterFailedSync,
+    /// A checksummed record or segment header of a format version this build cannot read.
+    Unsupported,
 }
 
 /// Invalid configuration.
@@ -254,6 +257,9 @@ impl fmt::Display for DamageKind {
             DamageKind::ReadError => write!(f, "read error"),
             DamageKind::UnsyncedAfterFailedSync => {
                 write!(f, "bytes past the last successful sync before a failed fsync")
+            }
+            DamageKind::Unsupported => {
+                write!(f, "record of a newer format version; upgrade mtlog-audit to read it")
             }
         }
     }

@@ -29,6 +29,7 @@
 
 pub mod error;
 pub mod event;
+pub mod filter;
 pub mod integrity;
 pub mod io;
 pub mod options;

@@ -149,10 +149,7 @@ impl<D: Disk> Reader<D> {
         let (head, stopped_by) = match &verdict {
             recovery::Verdict::Clean(h) => (h.clone(), None),
             recovery::Verdict::Tail { head, .. } => (head.clone(), None),
-            recovery::Verdict::Corrupt(c) => {
-                let (h, _) = prefix_head(scan);
-                (h, Some(c.clone()))
-            }
+            recovery::Verdict::Corrupt(c) => (recovery::prefix_head(scan), Some(c.clone())),
         };
         let prefix_last = head.seq_next - 1;
         let seq_visible = if salvage { u64::MAX } else { watermark.min(prefix_last) };
@@ -259,23 +256,6 @@ impl<D: Disk> Reader<D> {
     /// As [`Reader::replay`].
     pub fn replay_time(&self, from_nanos: i64, to_nanos: i64) -> Result<Replay<'_, D>, Error> {
         Ok(Replay::new(self, Filter::Time(from_nanos, to_nanos)))
-    }
-}
-
-/// The head of the valid prefix of a log that has corruption.
-fn prefix_head(scan: &recovery::Scan) -> (recovery::Head, ()) {
-    // Classify with the watermark ignored: the walk stops at the first anomaly either way.
-    let mut copy = scan.clone();
-    for seg in &mut copy.segments {
-        for item in &mut seg.items {
-            if let Item::Record(r) = item {
-                r.watermark = 0;
-            }
-        }
-    }
-    match recovery::classify(&copy) {
-        recovery::Verdict::Tail { head, .. } | recovery::Verdict::Clean(head) => (head, ()),
-        recovery::Verdict::Corrupt(_) => unreachable!("with no watermark every anomaly is a tail"),
     }
 }
 

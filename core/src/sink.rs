@@ -157,7 +157,14 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
     ) -> Result<Sink<D, C, E>, Error> {
         options.validate()?;
         let dir = options.dir.clone();
-        disk.create_dir_all(&dir).map_err(|e| Error::io("mkdir", &dir, &e))?;
+        if !disk.exists(&dir).map_err(|e| Error::io("stat", &dir, &e))? {
+            disk.create_dir_all(&dir).map_err(|e| Error::io("mkdir", &dir, &e))?;
+            // The new directory's own entry must survive a power loss, or every segment in it
+            // goes with it.
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                disk.sync_dir(parent).map_err(|e| Error::io("fsync dir", parent, &e))?;
+            }
+        }
         let lock = disk.lock_dir(&dir).map_err(|e| match e.kind() {
             std::io::ErrorKind::WouldBlock => Error::AlreadyOpen { dir: dir.clone() },
             _ => Error::io("lock", &dir, &e),
@@ -173,7 +180,10 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
             segment_bytes: options.segment_bytes,
             body_max: options.body_max_effective(),
         };
-        let writer = Writer::new(disk.clone(), &dir, config, start);
+        let mut writer = Writer::new(disk.clone(), &dir, config, start);
+        // Recovery fsynced every record it kept: say so to readers at once (unsynced marker,
+        // as after every batch), instead of waiting for the next write to carry the watermark.
+        writer.write_commit_marker()?;
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 pending: Batch::default(),
@@ -426,6 +436,9 @@ impl<D: Disk> Shared<D> {
         q.pending.bodies.extend_from_slice(body);
         q.pending.push_body_written(timestamp_nanos, body.len());
         q.stats.queue_depth_max = q.stats.queue_depth_max.max(q.pending.len());
+        if !self.max_delay.is_zero() && q.pending.len() >= self.batch_max {
+            self.wake.notify_all(); // a leader waiting for a full batch can go now
+        }
         loop {
             if let Some(r) = take_result(&mut q, ticket) {
                 return r;

@@ -107,7 +107,10 @@ pub fn recover<D: Disk, E: Entropy + ?Sized>(
     entropy: &E,
 ) -> Result<(WriterStart<D::File>, RecoveryReport), Error> {
     remove_prep_files(&**disk, dir)?;
-    let loaded = load(&**disk, dir, body_max)?;
+    // Existing records are parsed up to the format's hard limit, not the configured one: a
+    // smaller body_max on reopen must not turn an intact log into "damage".
+    let _ = body_max;
+    let loaded = load(&**disk, dir, format::RECORD_BODY_HARD_MAX)?;
     let Some(loaded) = loaded else {
         let log_id = entropy.next_u128();
         let active = segment::prepare(&**disk, dir, log_id, SegmentId(1), segment_bytes)?;
@@ -138,7 +141,19 @@ pub fn recover<D: Disk, E: Entropy + ?Sized>(
         timestamp_last: head.timestamp_last,
         active,
     };
-    let segments = loaded.scan.segments.iter().filter(|s| recovery::has_data(s)).count();
+    // Segments with data that remain in the log (a cut moves later ones to quarantine), so a
+    // repeated recovery reports the same number.
+    let head_id = head.segment.map_or(0, |(id, _)| id.0);
+    let segments = loaded
+        .scan
+        .segments
+        .iter()
+        .filter(|s| {
+            recovery::has_data(s)
+                && s.id.0 <= head_id
+                && dir_has(&**disk, dir, s.id).unwrap_or(false)
+        })
+        .count();
     let report = report(&**disk, dir, loaded.scan.log_id, segments, head.events, &start)?;
     Ok((start, report))
 }
@@ -229,6 +244,7 @@ fn continue_after<D: Disk>(
     segment_bytes: u64,
 ) -> Result<Prepared<D::File>, Error> {
     let log_id = loaded.scan.log_id;
+    sync_kept_segments(&**disk, dir, loaded)?;
     let (last_id, _) = head.segment.unwrap_or((SegmentId(0), 0));
     let last = loaded.scan.segments.iter().find(|s| s.id == last_id);
     let reusable = |s: &SegmentScan| !recovery::has_data(s) && s.header.is_ok();
@@ -253,6 +269,24 @@ fn continue_after<D: Disk>(
         Some(s) if reusable(s) && dir_has(&**disk, dir, s.id)? => reopen_empty(&**disk, dir, s),
         _ => segment::prepare(&**disk, dir, log_id, next, segment_bytes),
     }
+}
+
+/// fdatasyncs every segment that still holds data.
+///
+/// Why: after a process crash the page cache still holds whatever the dead writer wrote, synced
+/// or not, and the scan read it from there. The new writer's records will carry a watermark
+/// saying everything before them is durable; that must be true before the first of them is
+/// written, so recovery makes it true here. A sync of a clean file costs next to nothing.
+fn sync_kept_segments<D: Disk>(disk: &D, dir: &Path, loaded: &Loaded) -> Result<(), Error> {
+    for seg in loaded.scan.segments.iter().filter(|s| recovery::has_data(s)) {
+        let path = dir.join(segment::file_name(seg.id));
+        if !disk.exists(&path).map_err(|e| Error::io("stat", &path, &e))? {
+            continue; // moved to quarantine by a cut
+        }
+        let file = disk.open(&path, OpenMode::Read).map_err(|e| Error::io("open", &path, &e))?;
+        file.sync_data().map_err(|e| Error::io("fdatasync", &path, &e))?;
+    }
+    Ok(())
 }
 
 fn dir_has<D: Disk>(disk: &D, dir: &Path, id: SegmentId) -> Result<bool, Error> {

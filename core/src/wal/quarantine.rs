@@ -5,7 +5,7 @@
 //! Whole segments past a cut are moved to `quarantine/SSSS…-OOOO…-NNNN….wal`. The file is
 //! written to a `.tmp` name, fdatasynced, renamed and the directory fsynced, and a quarantine
 //! file that already exists is never overwritten: after a crash mid-recovery the first capture
-//! of the damaged bytes stays, even though the seal written over them may now be torn itself.
+//! of the damaged bytes stays, whatever the interrupted recovery did to the segment after it.
 //! Since the report is read back from these files, a repeated recovery reports the same cuts.
 
 use std::path::{Path, PathBuf};
@@ -189,6 +189,7 @@ fn reason_code(kind: DamageKind) -> (u32, u64, u64) {
         DamageKind::SealMismatch => (9, 0, 0),
         DamageKind::ReadError => (10, 0, 0),
         DamageKind::UnsyncedAfterFailedSync => (11, 0, 0),
+        DamageKind::Unsupported => (12, 0, 0),
     }
 }
 
@@ -205,6 +206,7 @@ fn reason_from(code: u32, a: u64, b: u64) -> Option<DamageKind> {
         9 => DamageKind::SealMismatch,
         10 => DamageKind::ReadError,
         11 => DamageKind::UnsyncedAfterFailedSync,
+        12 => DamageKind::Unsupported,
         _ => return None,
     })
 }

@@ -6,7 +6,8 @@
 //!   A record's watermark is the highest seq that was fsynced before it was written, so every seq
 //!   up to `W` was acknowledged-durable at some point.
 //! - Walking the log in order, the first anomaly (damage, hole, misdirected record, seq gap,
-//!   chain break, bad header, missing segment or seal) sits where seq `e` was expected.
+//!   chain break, bad header, missing segment, a seal that disagrees with its segment) sits
+//!   where seq `e` was expected.
 //! - If `e <= W` the anomaly is **corruption**: durable data is affected. It is reported with its
 //!   location and never truncated.
 //! - If `e > W` it is the **tail** of an interrupted write: everything from there on is
@@ -102,7 +103,7 @@ pub enum Anomaly {
     SegmentHeader,
     /// A missing segment id.
     MissingSegment,
-    /// A seal that disagrees with its segment, or a missing seal before later data.
+    /// A seal that disagrees with its segment (count, last seq or xxh3).
     Seal,
 }
 
@@ -121,6 +122,8 @@ pub fn decide(anomaly: Anomaly, e: u64, w: u64) -> Decision {
     match (anomaly, durable) {
         // Bytes lost after a failed fsync were never acknowledged; they are always the tail.
         (Anomaly::Damage(DamageKind::UnsyncedAfterFailedSync), _) => Decision::CutTail,
+        // Valid records of a newer format version: never cut what we cannot read.
+        (Anomaly::Damage(DamageKind::Unsupported), _) => Decision::Refuse,
         (Anomaly::Damage(_), true) => Decision::Refuse,
         (Anomaly::Damage(_), false) => Decision::CutTail,
         (Anomaly::Hole, true) => Decision::Refuse,
@@ -139,7 +142,8 @@ pub fn decide(anomaly: Anomaly, e: u64, w: u64) -> Decision {
 }
 
 impl Anomaly {
-    fn damage_kind(self) -> DamageKind {
+    /// The damage kind this anomaly is reported as.
+    pub fn damage_kind(self) -> DamageKind {
         match self {
             Anomaly::Damage(kind) => kind,
             Anomaly::Hole => DamageKind::Hole,
@@ -149,6 +153,19 @@ impl Anomaly {
             Anomaly::MissingSegment => DamageKind::MissingSegment,
             Anomaly::Seal => DamageKind::SealMismatch,
         }
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "segment {} offset {}: {} (seq {} expected here)",
+            self.segment,
+            self.offset,
+            self.anomaly.damage_kind(),
+            self.seq_expected
+        )
     }
 }
 
@@ -218,6 +235,11 @@ pub fn classify(scan: &Scan) -> Verdict {
             }
         }
     }
+}
+
+/// The head of the valid prefix: the state just before the first anomaly (or at the end).
+pub fn prefix_head(scan: &Scan) -> Head {
+    walk(scan, proven_watermark(scan)).0
 }
 
 /// Every anomaly in the log, in order, for `verify_integrity` and read-only salvage: the walk
@@ -317,9 +339,16 @@ impl Walker {
             }
         }
         self.prev_id = Some(seg.id);
-        if seg.header.is_err() {
-            let f = self.finding(Anomaly::SegmentHeader, seg.id, 0);
-            self.report(f, sink);
+        match seg.header {
+            Ok(_) => {}
+            Err(crate::wal::format::HeaderDefect::Version(_)) => {
+                let f = self.finding(Anomaly::Damage(DamageKind::Unsupported), seg.id, 0);
+                self.report(f, sink);
+            }
+            Err(_) => {
+                let f = self.finding(Anomaly::SegmentHeader, seg.id, 0);
+                self.report(f, sink);
+            }
         }
         if !has_data(seg) && !next_has_data {
             // An empty prepared segment at the end: the log's next segment, ready for use.
@@ -389,8 +418,9 @@ impl Walker {
                 self.segment = Some((id, r.offset + r.len));
             }
             RecordKind::Commit => {
-                // Proves durability only; the next batch writes over it.
-                self.segment = Some((id, r.offset));
+                // Proves durability only. A recovered log keeps it (the segment is ended after
+                // it), so the proof survives the reopen.
+                self.segment = Some((id, r.offset + r.len));
             }
         }
     }
@@ -432,9 +462,10 @@ fn highest_seq(scan: &Scan) -> u64 {
 mod tests {
     use super::*;
 
-    const ALL_ANOMALIES: [Anomaly; 8] = [
+    const ALL_ANOMALIES: [Anomaly; 9] = [
         Anomaly::Damage(DamageKind::Garbage),
         Anomaly::Damage(DamageKind::UnsyncedAfterFailedSync),
+        Anomaly::Damage(DamageKind::Unsupported),
         Anomaly::Hole,
         Anomaly::SeqGap { expected: 1, found: 2 },
         Anomaly::ChainBreak(1),
@@ -451,7 +482,11 @@ mod tests {
         for a in ALL_ANOMALIES {
             let above = decide(a, 11, 10);
             let below = decide(a, 10, 10);
-            assert_eq!(above, Decision::CutTail, "{a:?} above the watermark");
+            let expected_above = match a {
+                Anomaly::Damage(DamageKind::Unsupported) => Decision::Refuse,
+                _ => Decision::CutTail,
+            };
+            assert_eq!(above, expected_above, "{a:?} above the watermark");
             let expected_below = match a {
                 Anomaly::Damage(DamageKind::UnsyncedAfterFailedSync) => Decision::CutTail,
                 _ => Decision::Refuse,

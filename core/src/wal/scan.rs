@@ -252,11 +252,11 @@ fn defect_kind(bytes: &[u8], pos: usize, defect: RecordDefect) -> DamageKind {
         RecordDefect::ForeignLog => DamageKind::Misdirected {
             found_segment: SegmentId(read_u64(bytes, pos + 32).unwrap_or(0)),
         },
+        RecordDefect::Unknown => DamageKind::Unsupported,
         RecordDefect::Zero
         | RecordDefect::Magic
         | RecordDefect::Truncated
-        | RecordDefect::Length(_)
-        | RecordDefect::Unknown => DamageKind::Garbage,
+        | RecordDefect::Length(_) => DamageKind::Garbage,
     }
 }
 

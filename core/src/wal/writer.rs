@@ -355,7 +355,9 @@ impl<D: Disk> Writer<D> {
             let leaf = chain::leaf_hash(self.log_id, seq, e.timestamp_nanos, flags, enc, body);
             chain = chain::link(&chain, &leaf);
             hashes.push(chain);
-            ts_last = Some(ts_last.map_or(e.timestamp_nanos, |p| p.max(e.timestamp_nanos)));
+            // The flag compares with the previous record's raw timestamp, as recovery does
+            // after a reopen (the last event's timestamp), so the rule is the same either side.
+            ts_last = Some(e.timestamp_nanos);
         }
         let offset = self.active.offset;
         assert!(offset + buf.len() as u64 + SEAL_RECORD_LEN as u64 <= self.active.capacity);

@@ -1,0 +1,539 @@
+//! The commands. Each returns an exit code or a [`Failure`] carrying its message and code.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use mtlog_audit::event::timestamp::{format_rfc3339, parse_rfc3339};
+use mtlog_audit::filter::Filter;
+use mtlog_audit::integrity::chain::to_hex;
+use mtlog_audit::{Level, Options, Reader, Sink, StoredEvent};
+use serde_json::json;
+
+/// A command that could not do its job: what went wrong, and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub code: u8,
+}
+
+/// Exit code: the log has damage.
+pub const EXIT_DAMAGED: u8 = 1;
+/// Exit code: bad input or an I/O error.
+pub const EXIT_INPUT: u8 = 3;
+
+type Outcome = Result<ExitCode, Failure>;
+
+fn input(message: impl std::fmt::Display) -> Failure {
+    Failure { message: message.to_string(), code: EXIT_INPUT }
+}
+
+/// Text output formats for replay.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Format {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line with seq, chain hash and the event.
+    Json,
+    /// Compact Log Event Format, one object per line.
+    Clef,
+}
+
+/// Export formats.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// JSON lines with seq and chain hash.
+    Jsonl,
+    /// Compact Log Event Format.
+    Clef,
+    /// Comma-separated: seq, timestamp, level, message, template, event id, properties (JSON).
+    Csv,
+}
+
+/// Recovery modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Keep the valid prefix; stop at the first damage.
+    Conservative,
+    /// Keep every valid record, past damage too, and record each gap.
+    Aggressive,
+}
+
+fn open(dir: &Path, salvage: bool) -> Result<Reader, Failure> {
+    if !dir.is_dir() {
+        return Err(input(format!("{}: not a directory", dir.display())));
+    }
+    let reader = if salvage { Reader::open_salvage(dir) } else { Reader::open(dir) };
+    let reader = reader.map_err(|e| input(format!("{}: {e}", dir.display())))?;
+    if reader.verify_integrity().segments == 0 {
+        return Err(input(format!("{}: not an mtlog-audit log (no segment files)", dir.display())));
+    }
+    Ok(reader)
+}
+
+pub fn verify(wal: &Path, as_json: bool) -> Outcome {
+    let reader = open(wal, false)?;
+    let r = reader.verify_integrity();
+    let findings: Vec<String> = r.findings.iter().map(ToString::to_string).collect();
+    if as_json {
+        println!(
+            "{}",
+            json!({
+                "valid": r.is_valid(),
+                "segments": r.segments,
+                "events": r.events,
+                "seq_first": r.seq_range.map(|x| x.0),
+                "seq_last": r.seq_range.map(|x| x.1),
+                "durable_watermark": r.watermark,
+                "head_hash": to_hex(&r.head_hash),
+                "findings": findings,
+            })
+        );
+    } else {
+        println!("log        {}", wal.display());
+        println!("segments   {}", r.segments);
+        match r.seq_range {
+            Some((a, b)) => println!("events     {} (seqs {a}..={b})", r.events),
+            None => println!("events     0"),
+        }
+        println!("durable    seqs up to {}", r.watermark);
+        println!("head hash  {}", to_hex(&r.head_hash));
+        if findings.is_empty() {
+            println!("result     valid: every record checksummed, seqs contiguous, chain intact");
+        } else {
+            println!("result     DAMAGED: {} finding(s)", findings.len());
+            for f in &findings {
+                println!("  {f}");
+            }
+        }
+    }
+    Ok(if r.is_valid() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_DAMAGED) })
+}
+
+fn parse_seq_range(text: &str) -> Result<(u64, u64), Failure> {
+    let bad = || input(format!("--seq {text}: expected A..B, A.. or ..B"));
+    let (a, b) = text.split_once("..").ok_or_else(bad)?;
+    let a = if a.is_empty() { 1 } else { a.parse().map_err(|_| bad())? };
+    let b = b.strip_prefix('=').unwrap_or(b);
+    let b = if b.is_empty() { u64::MAX } else { b.parse().map_err(|_| bad())? };
+    if a > b {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+fn line(e: &StoredEvent, format: Format) -> String {
+    match format {
+        Format::Clef => e.event.to_clef(),
+        Format::Json => json!({
+            "seq": e.seq,
+            "chain_hash": to_hex(&e.chain_hash),
+            "clock_adjusted": e.clock_adjusted,
+            "event": serde_json::from_str::<serde_json::Value>(&e.event.to_clef()).unwrap_or_default(),
+        })
+        .to_string(),
+        Format::Text => format!(
+            "{:>8} {} [{}] {}",
+            e.seq,
+            format_rfc3339(e.timestamp_nanos),
+            e.event.level.as_str(),
+            e.event.message
+        ),
+    }
+}
+
+pub fn replay(
+    wal: &Path,
+    seq: Option<&str>,
+    from: Option<&str>,
+    to: Option<&str>,
+    output: Format,
+    as_json: bool,
+) -> Outcome {
+    let reader = open(wal, false)?;
+    let format = if as_json { Format::Json } else { output };
+    let iter = match (seq, from, to) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            return Err(input("use either --seq or --from/--to, not both"))
+        }
+        (Some(s), None, None) => {
+            let (a, b) = parse_seq_range(s)?;
+            reader.replay(a..=b)
+        }
+        (None, f, t) => {
+            let from =
+                f.map(parse_rfc3339).transpose().map_err(|e| input(format!("--from: {e}")))?;
+            let to = t.map(parse_rfc3339).transpose().map_err(|e| input(format!("--to: {e}")))?;
+            match (from, to) {
+                (None, None) => reader.replay(1..=u64::MAX),
+                (f, t) => reader.replay_time(f.unwrap_or(i64::MIN), t.unwrap_or(i64::MAX)),
+            }
+        }
+    }
+    .map_err(input)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for e in iter {
+        let e = e.map_err(input)?;
+        if writeln!(out, "{}", line(&e, format)).is_err() {
+            break; // a closed pipe (| head) is not an error
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn export(
+    wal: &Path,
+    format: ExportFormat,
+    filter: Option<&str>,
+    output: &Path,
+    as_json: bool,
+) -> Outcome {
+    let filter = filter.map(Filter::parse).transpose().map_err(input)?;
+    let reader = open(wal, false)?;
+    let total = reader.verify_integrity().events;
+    let file =
+        std::fs::File::create(output).map_err(|e| input(format!("{}: {e}", output.display())))?;
+    let mut out = std::io::BufWriter::new(file);
+    let bar = progress(total, as_json);
+    let mut written = 0u64;
+    if let ExportFormat::Csv = format {
+        writeln!(out, "seq,timestamp,level,message,template,event_id,properties").map_err(input)?;
+    }
+    for e in reader.replay(1..=u64::MAX).map_err(input)? {
+        let e = e.map_err(input)?;
+        bar.inc(1);
+        if filter.as_ref().is_some_and(|f| !f.matches(&e.event)) {
+            continue;
+        }
+        let text = match format {
+            ExportFormat::Clef => e.event.to_clef(),
+            ExportFormat::Jsonl => line(&e, Format::Json),
+            ExportFormat::Csv => {
+                let clef: serde_json::Value =
+                    serde_json::from_str(&e.event.to_clef()).unwrap_or_default();
+                let props: serde_json::Map<String, serde_json::Value> = clef
+                    .as_object()
+                    .map(|o| {
+                        o.iter()
+                            .filter(|(k, _)| !k.starts_with('@'))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                [
+                    e.seq.to_string(),
+                    format_rfc3339(e.timestamp_nanos),
+                    e.event.level.as_str().to_owned(),
+                    e.event.message.clone(),
+                    e.event.template.clone(),
+                    e.event.id.to_string(),
+                    serde_json::Value::Object(props).to_string(),
+                ]
+                .iter()
+                .map(|f| csv_field(f))
+                .collect::<Vec<_>>()
+                .join(",")
+            }
+        };
+        writeln!(out, "{text}").map_err(input)?;
+        written += 1;
+    }
+    out.flush().map_err(input)?;
+    bar.finish_and_clear();
+    if as_json {
+        println!("{}", json!({ "exported": written, "scanned": total, "output": output }));
+    } else {
+        println!("exported {written} of {total} events to {}", output.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn csv_field(f: &str) -> String {
+    if f.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", f.replace('"', "\"\""))
+    } else {
+        f.to_owned()
+    }
+}
+
+fn progress(total: u64, quiet: bool) -> indicatif::ProgressBar {
+    if quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    bar
+}
+
+pub fn recover(input_dir: &Path, output: &Path, mode: Mode, as_json: bool) -> Outcome {
+    let reader = open(input_dir, mode == Mode::Aggressive)?;
+    if output.exists() && std::fs::read_dir(output).map_err(input)?.next().is_some() {
+        return Err(input(format!("{}: output directory is not empty", output.display())));
+    }
+    let report = reader.verify_integrity();
+    let sink = Sink::open(Options::new(output))
+        .map_err(|e| input(format!("{}: {e}", output.display())))?;
+    let bar = progress(report.events, as_json);
+    let mut kept = 0u64;
+    let mut gaps: Vec<(u64, u64)> = Vec::new();
+    let mut expected = report.seq_range.map_or(1, |r| r.0);
+    let mut stopped_at: Option<u64> = None;
+    for e in reader.replay(1..=u64::MAX).map_err(input)? {
+        let e = match e {
+            Ok(e) => e,
+            Err(err) if mode == Mode::Aggressive => {
+                gaps.push((expected, expected));
+                eprintln!("skipping undecodable record: {err}");
+                continue;
+            }
+            Err(err) => return Err(input(err)),
+        };
+        if e.seq != expected {
+            gaps.push((expected, e.seq - 1));
+            // Record the gap in the recovered log itself, so it cannot be overlooked.
+            sink.event(
+                Level::Warning,
+                "Recovery gap: seqs {FromSeq}..={ToSeq} of {Input} were damaged and are missing",
+            )
+            .with("FromSeq", expected)
+            .with("ToSeq", e.seq - 1)
+            .with("Input", input_dir.display().to_string())
+            .with("RecoveryGap", true)
+            .emit()
+            .map_err(input)?;
+        }
+        sink.emit(&e.event).map_err(input)?;
+        kept += 1;
+        expected = e.seq + 1;
+        bar.inc(1);
+    }
+    if mode == Mode::Conservative {
+        if let Some(c) = reader.corruption() {
+            stopped_at = Some(c.seq_range.0);
+        }
+    }
+    sink.close().map_err(input)?;
+    bar.finish_and_clear();
+    let findings: Vec<String> = report.findings.iter().map(ToString::to_string).collect();
+    let summary = json!({
+        "input": input_dir,
+        "output": output,
+        "mode": format!("{mode:?}").to_lowercase(),
+        "events_kept": kept,
+        "gaps": gaps.iter().map(|(a, b)| json!({"from_seq": a, "to_seq": b})).collect::<Vec<_>>(),
+        "stopped_at_seq": stopped_at,
+        "findings": findings,
+    });
+    let report_path = output.join("recovery-report.json");
+    std::fs::write(&report_path, serde_json::to_string_pretty(&summary).unwrap_or_default())
+        .map_err(|e| input(format!("{}: {e}", report_path.display())))?;
+    if as_json {
+        println!("{summary}");
+    } else {
+        println!("recovered {kept} events from {} into {}", input_dir.display(), output.display());
+        for (a, b) in &gaps {
+            println!("  gap: seqs {a}..={b} missing (recorded in the recovered log)");
+        }
+        if let Some(s) = stopped_at {
+            println!("  stopped at seq {s}: damage (use --mode aggressive to salvage past it)");
+        }
+        for f in &findings {
+            println!("  finding: {f}");
+        }
+        println!("report: {}", report_path.display());
+    }
+    Ok(if findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_DAMAGED) })
+}
+
+pub fn stats(wal: &Path, as_json: bool) -> Outcome {
+    let reader = open(wal, false)?;
+    let report = reader.verify_integrity();
+    let mut levels = std::collections::BTreeMap::<String, u64>::new();
+    let (mut first, mut last) = (None::<i64>, None::<i64>);
+    let mut adjusted = 0u64;
+    for e in reader.replay(1..=u64::MAX).map_err(input)? {
+        let e = e.map_err(input)?;
+        *levels.entry(e.event.level.as_str().to_owned()).or_default() += 1;
+        first = Some(first.map_or(e.timestamp_nanos, |f| f.min(e.timestamp_nanos)));
+        last = Some(last.map_or(e.timestamp_nanos, |l| l.max(e.timestamp_nanos)));
+        adjusted += u64::from(e.clock_adjusted);
+    }
+    let bytes: u64 = std::fs::read_dir(wal)
+        .map_err(input)?
+        .filter_map(Result::ok)
+        .filter(|d| d.file_name().to_string_lossy().ends_with(".wal"))
+        .filter_map(|d| d.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    if as_json {
+        println!(
+            "{}",
+            json!({
+                "segments": report.segments, "events": report.events, "bytes": bytes,
+                "first": first.map(format_rfc3339), "last": last.map(format_rfc3339),
+                "levels": levels, "clock_adjusted": adjusted, "findings": report.findings.len(),
+            })
+        );
+    } else {
+        println!("segments        {}", report.segments);
+        println!("events          {}", report.events);
+        println!("bytes on disk   {bytes}");
+        println!("earliest        {}", first.map_or("-".into(), format_rfc3339));
+        println!("latest          {}", last.map_or("-".into(), format_rfc3339));
+        println!("clock adjusted  {adjusted}");
+        for (l, n) in &levels {
+            println!("  {l:<12} {n}");
+        }
+        if !report.is_valid() {
+            println!(
+                "damage          {} finding(s): run `mtlog-audit verify`",
+                report.findings.len()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn monitor(wal: &Path, interval_ms: u64, max_seconds: Option<u64>, as_json: bool) -> Outcome {
+    let started = Instant::now();
+    let mut seen = open(wal, false)?.seq_last();
+    let mut window_start = Instant::now();
+    let mut window_events = 0u64;
+    if !as_json {
+        eprintln!("following {} from seq {} (Ctrl-C to stop)", wal.display(), seen + 1);
+    }
+    loop {
+        if max_seconds.is_some_and(|m| started.elapsed() >= Duration::from_secs(m)) {
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(Duration::from_millis(interval_ms));
+        let reader = open(wal, false)?;
+        let last = reader.seq_last();
+        if last > seen {
+            for e in reader.replay(seen + 1..=last).map_err(input)? {
+                let e = e.map_err(input)?;
+                println!("{}", line(&e, if as_json { Format::Json } else { Format::Text }));
+                window_events += 1;
+            }
+            seen = last;
+        }
+        let elapsed = window_start.elapsed();
+        if elapsed >= Duration::from_secs(5) {
+            if !as_json {
+                eprintln!(
+                    "rate: {:.1} events/s, head seq {seen}",
+                    window_events as f64 / elapsed.as_secs_f64()
+                );
+            }
+            window_start = Instant::now();
+            window_events = 0;
+        }
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, Failure> {
+    let bad = || input(format!("--duration {text}: expected e.g. 60s, 500ms, 2m"));
+    let t = text.trim();
+    let (num, unit) =
+        t.split_at(t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len()));
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" => n * 60.0,
+        _ => return Err(bad()),
+    };
+    if !(0.01..=3600.0).contains(&secs) {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_size(text: &str) -> Result<usize, Failure> {
+    let bad = || input(format!("--event-size {text}: expected e.g. 1KB, 512B"));
+    let t = text.trim().to_ascii_uppercase();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: usize = num.parse().map_err(|_| bad())?;
+    let size = match unit {
+        "" | "B" => n,
+        "KB" | "K" | "KIB" => n * 1024,
+        _ => return Err(bad()),
+    };
+    if !(64..=(256 << 10)).contains(&size) {
+        return Err(bad());
+    }
+    Ok(size)
+}
+
+pub fn bench(
+    duration: &str,
+    concurrency: usize,
+    event_size: &str,
+    dir: Option<&Path>,
+    as_json: bool,
+) -> Outcome {
+    let duration = parse_duration(duration)?;
+    let size = parse_size(event_size)?;
+    if !(1..=1024).contains(&concurrency) {
+        return Err(input(format!("--concurrency {concurrency}: expected 1..=1024")));
+    }
+    let base =
+        dir.map(Path::to_path_buf).unwrap_or_else(|| std::path::PathBuf::from("mtlog-audit-bench"));
+    let fresh = |name: &str| -> Result<std::path::PathBuf, Failure> {
+        let d = base.join(name);
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).map_err(|e| input(format!("{}: {e}", d.display())))?;
+        Ok(d)
+    };
+    if !as_json {
+        eprintln!(
+            "measuring {concurrency} writer(s), {size}-byte events, {duration:?} each, in {}",
+            base.display()
+        );
+    }
+    let naive = mtlog_audit_bench::raw_fdatasync(&fresh("raw")?, 1, size, duration);
+    let raw = mtlog_audit_bench::raw_fdatasync(&fresh("raw")?, 64, size, duration);
+    let ours = mtlog_audit_bench::sink_closed_loop(&fresh("sink")?, concurrency, size, duration);
+    let _ = std::fs::remove_dir_all(&base);
+    let rows = [naive.clone(), raw.clone(), ours.clone()];
+    if as_json {
+        println!(
+            "{}",
+            json!({ "results": rows.iter().map(|m| json!({
+            "name": m.name, "per_sec": m.per_sec, "p50_us": m.p50_us, "p99_us": m.p99_us,
+            "p999_us": m.p999_us, "count": m.count, "syncs": m.syncs })).collect::<Vec<_>>(),
+            "ratio_to_naive": ours.per_sec / naive.per_sec,
+            "ratio_to_raw_64": ours.per_sec / raw.per_sec })
+        );
+    } else {
+        print!("{}", mtlog_audit_bench::table(&rows));
+        println!(
+            "\nmtlog-audit / naive fdatasync-per-record: {:.2}x",
+            ours.per_sec / naive.per_sec
+        );
+        println!("mtlog-audit / raw 64-records-per-fdatasync: {:.2}x", ours.per_sec / raw.per_sec);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seq_ranges_and_sizes_parse_or_say_what_was_expected() {
+        assert_eq!(parse_seq_range("3..7").unwrap(), (3, 7));
+        assert_eq!(parse_seq_range("3..=7").unwrap(), (3, 7));
+        assert_eq!(parse_seq_range("..7").unwrap(), (1, 7));
+        assert_eq!(parse_seq_range("3..").unwrap(), (3, u64::MAX));
+        assert!(parse_seq_range("7..3").is_err());
+        assert!(parse_seq_range("x").is_err());
+        assert_eq!(parse_size("1KB").unwrap(), 1024);
+        assert!(parse_size("1GB").is_err());
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert!(parse_duration("forever").is_err());
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+    }
+}
