@@ -94,8 +94,10 @@ pub fn verify(wal: &Path, as_json: bool) -> Outcome {
         println!("log        {}", wal.display());
         println!("segments   {}", r.segments);
         match r.seq_range {
-            Some((a, b)) => println!("events     {} (seqs {a}..={b})", r.events),
-            None => println!("events     0"),
+            Some((a, b)) => {
+                println!("events     {} in the valid prefix (seqs {a}..={b})", r.events)
+            }
+            None => println!("events     0 in the valid prefix"),
         }
         println!("durable    seqs up to {}", r.watermark);
         println!("head hash  {}", to_hex(&r.head_hash));

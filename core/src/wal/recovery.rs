@@ -290,6 +290,8 @@ struct Walker {
     prev_id: Option<SegmentId>,
     events: u64,
     head_at_first_anomaly: Option<Head>,
+    /// Set after damage or a hole: the next event is taken as the new position.
+    resync: bool,
 }
 
 impl Walker {
@@ -305,6 +307,7 @@ impl Walker {
             prev_id: None,
             events: 0,
             head_at_first_anomaly: None,
+            resync: false,
         }
     }
 
@@ -367,11 +370,13 @@ impl Walker {
                     if seg.items[i + 1..].iter().any(|x| !matches!(x, Item::Zeros { .. })) {
                         let f = self.finding(Anomaly::Hole, seg.id, *offset);
                         self.report(f, sink);
+                        self.resync = true;
                     }
                 }
                 Item::Damage { offset, kind, .. } => {
                     let f = self.finding(Anomaly::Damage(*kind), seg.id, *offset);
                     self.report(f, sink);
+                    self.resync = true;
                 }
             }
         }
@@ -387,6 +392,16 @@ impl Walker {
         sink: &mut dyn FnMut(Finding),
     ) {
         match r.kind {
+            RecordKind::Event if self.resync => {
+                // The first record after damage: the damage was reported; its seq gap and
+                // chain break are the same damage seen again. Take this record's place.
+                self.resync = false;
+                self.chain = Some(chain::link(&r.prev_hash, &r.digest));
+                self.seq_next = Some(r.seq + 1);
+                self.timestamp_last = Some(r.timestamp_nanos);
+                self.events += 1;
+                self.segment = Some((id, r.offset + r.len));
+            }
             RecordKind::Event => {
                 let expected = self.expected();
                 if self.seq_next.is_some() && r.seq != expected {
