@@ -27,11 +27,13 @@
 //! All I/O goes through the [`io::Disk`], [`io::Clock`] and [`io::Entropy`] traits; the
 //! simulator in `mtlog-audit-sim` implements them with seeded faults and drives the same code.
 
+pub mod adapters;
 pub mod error;
 pub mod event;
 pub mod filter;
 pub mod integrity;
 pub mod io;
+pub mod macros;
 pub mod options;
 pub mod reader;
 pub mod sink;

@@ -1,0 +1,24 @@
+//! Logger adapters: route events from `tracing`, `log` and `slog` into an audit [`Sink`], and the
+//! [`audit!`](crate::audit) macro for Serilog-style templates.
+//!
+//! Selective routing, as in the seed design: only events marked for audit (a field `audit =
+//! true`, or a target under a configured prefix) or at or above a level reach the sink; the rest
+//! belong to the application's ordinary logging.
+//!
+//! Durability: by default an adapter calls `emit`, which **blocks until the event is
+//! fdatasynced**. An asynchronous mode is opt-in, bounded, and blocks the caller when full:
+//! nothing is ever dropped silently (unlike `tracing-appender`'s non-blocking writer, which drops
+//! lines past its buffer). Adapters cannot return errors to their caller, so failures go to the
+//! sink's failure handler and to [`AdapterStats::failures`], and panic if the sink was opened
+//! with `panic_on_failure`. Events from this library's own targets (`mtlog_audit…`) are ignored,
+//! so the sink can never recurse into itself.
+
+#[cfg(feature = "log")]
+pub mod log;
+mod route;
+#[cfg(feature = "slog")]
+pub mod slog;
+#[cfg(feature = "tracing")]
+pub mod tracing;
+
+pub use route::{AdapterStats, Delivery, Routing, SharedSink};
