@@ -43,7 +43,8 @@ fn sigkill_at_random_moments_loses_no_acknowledged_event() {
     let mut rng = seed;
     // Every acknowledged event over all iterations: seq -> event id.
     let mut acked: BTreeMap<u64, EventId> = BTreeMap::new();
-    let mut tried: std::collections::BTreeSet<EventId> = std::collections::BTreeSet::new();
+    // Every event a child handed to emit: id -> (thread, index), from which its content follows.
+    let mut tried: BTreeMap<EventId, (u64, u64)> = BTreeMap::new();
     for iteration in 0..iterations {
         let delay_us = 2_000 + next(&mut rng) % 40_000;
         let (new_acks, new_tried) = run_child_and_kill(&dir, Duration::from_micros(delay_us));
@@ -62,7 +63,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_event() {
 fn check(
     dir: &Path,
     acked: &BTreeMap<u64, EventId>,
-    tried: &std::collections::BTreeSet<EventId>,
+    tried: &BTreeMap<EventId, (u64, u64)>,
     iteration: u64,
 ) {
     let sink = Sink::open(options(dir))
@@ -82,12 +83,15 @@ fn check(
         let stored = stored.unwrap();
         assert_eq!(stored.seq, seq_expected, "iteration {iteration}: seq gap or reorder");
         seq_expected += 1;
-        // No phantoms: everything recovered was handed to emit by some child.
-        assert!(
-            tried.contains(&stored.event.id),
-            "iteration {iteration}: phantom event {}",
-            stored.event.id
-        );
+        // No phantoms: everything recovered was handed to emit by some child, and it is
+        // byte-identical to what was handed over (content follows from thread and index).
+        let Some(&(t, i)) = tried.get(&stored.event.id) else {
+            panic!("iteration {iteration}: phantom event {}", stored.event.id);
+        };
+        assert_eq!(stored.event.template, "t{T} i{I}");
+        assert_eq!(stored.event.message, format!("t{t} i{i}"), "iteration {iteration}");
+        assert_eq!(stored.event.property("T"), Some(&mtlog_audit::Value::U64(t)));
+        assert_eq!(stored.event.property("I"), Some(&mtlog_audit::Value::U64(i)));
         found.insert(stored.seq, stored.event.id);
     }
     assert_eq!(seq_expected, report.seq_next, "iteration {iteration}: report head");
@@ -97,7 +101,9 @@ fn check(
 }
 
 /// Starts a writer child, lets it run for `delay`, SIGKILLs it, and returns what it reported.
-fn run_child_and_kill(dir: &Path, delay: Duration) -> (Vec<(u64, EventId)>, Vec<EventId>) {
+type Reported = (Vec<(u64, EventId)>, Vec<(EventId, (u64, u64))>);
+
+fn run_child_and_kill(dir: &Path, delay: Duration) -> Reported {
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new(exe)
         .args(["--exact", TEST_NAME, "--nocapture", "--test-threads", "1"])
@@ -115,12 +121,12 @@ fn run_child_and_kill(dir: &Path, delay: Duration) -> (Vec<(u64, EventId)>, Vec<
             // The test harness prints "test NAME ... " without a newline before the child's
             // first line: start at the marker.
             let start = line.find("try ").or_else(|| line.find("ack ")).unwrap_or(0);
-            let mut parts = line[start..].split(' ');
-            match (parts.next(), parts.next(), parts.next()) {
-                (Some("try"), Some(id), None) => tried.push(id.parse().unwrap()),
-                (Some("ack"), Some(seq), Some(id)) => {
-                    acks.push((seq.parse().unwrap(), id.parse().unwrap()))
+            let parts: Vec<&str> = line[start..].split(' ').collect();
+            match parts[..] {
+                ["try", id, t, i] => {
+                    tried.push((id.parse().unwrap(), (t.parse().unwrap(), i.parse().unwrap())))
                 }
+                ["ack", seq, id] => acks.push((seq.parse().unwrap(), id.parse().unwrap())),
                 _ => {} // a line cut by the kill, or the test harness's own output
             }
         }
@@ -132,7 +138,7 @@ fn run_child_and_kill(dir: &Path, delay: Duration) -> (Vec<(u64, EventId)>, Vec<
     reader.join().unwrap()
 }
 
-/// The child: four threads emitting until killed, printing `try ID` before each emit and
+/// The child: four threads emitting until killed, printing `try ID T I` before each emit and
 /// `ack SEQ ID` after each acknowledgement. Lines are written whole under the stdout lock.
 fn child(dir: &Path) {
     let sink = Sink::open(options(dir)).expect("child open");
@@ -146,7 +152,7 @@ fn child(dir: &Path) {
                         .with("T", t)
                         .with("I", i)
                         .build();
-                    println_locked(&format!("try {}", ev.id));
+                    println_locked(&format!("try {} {t} {i}", ev.id));
                     let r = sink.emit(&ev).expect("child emit");
                     println_locked(&format!("ack {} {}", r.seq, ev.id));
                 }
