@@ -3,6 +3,8 @@
 //! - before every acknowledgement, each segment file written since its last sync was
 //!   fdatasynced (the unsynced 96-byte commit marker excepted: it is written after the sync on
 //!   purpose, and only tells readers what is already durable);
+//! - every file is fdatasynced before it is renamed into place (a `.prep` segment's header and
+//!   zeros, a quarantine file's bytes);
 //! - every rename in the log directory is followed by an fsync of the directory before the
 //!   renamed file is written to (segment files are created under a `.prep` name and only ever
 //!   become visible by rename).
@@ -68,6 +70,7 @@ fn check_trace(text: &str, dir: &str) -> Summary {
     let mut summary = Summary::default();
     let mut fds: BTreeMap<i64, String> = BTreeMap::new();
     let mut dirty: BTreeSet<i64> = BTreeSet::new(); // segment fds with unsynced record writes
+    let mut unsynced: BTreeSet<i64> = BTreeSet::new(); // any fd with unsynced writes
     let mut undurable_names: BTreeSet<String> = BTreeSet::new(); // renamed, dir not yet fsynced
     let mut pending: BTreeMap<String, String> = BTreeMap::new(); // pid -> unfinished line
     for raw in text.lines() {
@@ -101,6 +104,7 @@ fn check_trace(text: &str, dir: &str) -> Summary {
                 if let Ok(fd) = args.trim().parse::<i64>() {
                     fds.remove(&fd);
                     dirty.remove(&fd);
+                    unsynced.remove(&fd);
                 }
             }
             "pwrite64" => {
@@ -111,11 +115,13 @@ fn check_trace(text: &str, dir: &str) -> Summary {
                 if path.ends_with(".wal") && len != Some(COMMIT_MARKER_LEN) {
                     dirty.insert(fd);
                 }
+                unsynced.insert(fd);
             }
             "fdatasync" | "fsync" => {
                 let fd = first_int(args);
                 let path = fds.get(&fd).cloned().unwrap_or_default();
                 dirty.remove(&fd);
+                unsynced.remove(&fd);
                 summary.fdatasyncs += usize::from(call == "fdatasync");
                 if path == dir || path.ends_with("/quarantine") {
                     summary.dir_fsyncs += 1;
@@ -124,6 +130,12 @@ fn check_trace(text: &str, dir: &str) -> Summary {
             }
             "rename" | "renameat" | "renameat2" => {
                 let names: Vec<&str> = args.split('"').skip(1).step_by(2).collect();
+                if let Some(from) = names.first() {
+                    // A file is renamed into place only once its content is durable.
+                    let open_unsynced =
+                        unsynced.iter().any(|fd| fds.get(fd).map(String::as_str) == Some(*from));
+                    assert!(!open_unsynced, "{from} renamed with unsynced writes");
+                }
                 if let Some(to) = names.get(1) {
                     if to.starts_with(dir) {
                         summary.renames += 1;
