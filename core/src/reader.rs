@@ -122,7 +122,7 @@ impl<D: Disk> Reader<D> {
     /// # Errors
     /// As [`Reader::open`].
     pub fn open_with(disk: Arc<D>, dir: &Path, salvage: bool) -> Result<Reader<D>, Error> {
-        let loaded = open::load(&*disk, dir, RECORD_BODY_HARD_MAX)?;
+        let loaded = open::load_lean(&*disk, dir, RECORD_BODY_HARD_MAX)?;
         let Some(loaded) = loaded else {
             return Ok(Reader {
                 disk,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::error::{Corruption, DamageKind, Error};
 use crate::integrity::chain::Hash;
-use crate::io::{Disk, DiskFile, Entropy, OpenMode};
+use crate::io::{read_exact_at, Disk, DiskFile, Entropy, OpenMode};
 use crate::wal::format::{self, HeaderDefect, SegmentId, SEGMENT_HEADER_LEN};
 use crate::wal::quarantine::{self, QuarantineEntry};
 use crate::wal::recovery::{self, Cut, Head, Scan, Verdict};
@@ -46,7 +46,9 @@ pub struct RecoveryReport {
 pub struct Loaded {
     /// The scan.
     pub scan: Scan,
-    /// The segment files' bytes, by position in `scan.segments`.
+    /// The segment files' bytes, by position in `scan.segments`: filled by [`load`] (for
+    /// checkers that want to look at the bytes), empty from [`load_lean`] (recovery and
+    /// readers, whose memory stays at one segment whatever the log's size).
     pub bytes: Vec<Vec<u8>>,
 }
 
@@ -55,33 +57,59 @@ pub struct Loaded {
 /// # Errors
 /// I/O errors listing or reading; corruption if no segment header identifies the log.
 pub fn load<D: Disk>(disk: &D, dir: &Path, body_max: usize) -> Result<Option<Loaded>, Error> {
+    load_inner(disk, dir, body_max, true)
+}
+
+/// As [`load`], without keeping the segments' bytes.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_lean<D: Disk>(disk: &D, dir: &Path, body_max: usize) -> Result<Option<Loaded>, Error> {
+    load_inner(disk, dir, body_max, false)
+}
+
+fn load_inner<D: Disk>(
+    disk: &D,
+    dir: &Path,
+    body_max: usize,
+    keep_bytes: bool,
+) -> Result<Option<Loaded>, Error> {
     let names = disk.list(dir).map_err(|e| Error::io("list", dir, &e))?;
     let ids: Vec<SegmentId> = names.iter().filter_map(|n| segment::parse_file_name(n)).collect();
     if ids.is_empty() {
         return Ok(None);
     }
-    let mut files = Vec::with_capacity(ids.len());
+    // First the headers, to learn the log id; then one segment at a time, so memory stays at
+    // one segment whatever the log's size.
+    let mut log_id = None;
     for &id in &ids {
         let path = dir.join(segment::file_name(id));
-        let (bytes, bad) = segment::read_all(disk, &path)?;
-        let trusted = disk.synced_len_after_failure(&path);
-        files.push((id, bytes, bad, trusted));
+        let file = disk.open(&path, OpenMode::Read).map_err(|e| Error::io("open", &path, &e))?;
+        let mut header = [0u8; SEGMENT_HEADER_LEN];
+        if read_exact_at(&file, &mut header, 0).is_ok() {
+            if let Ok(h) = format::decode_segment_header(&header) {
+                if h.segment == id {
+                    log_id = Some(h.log_id);
+                    break;
+                }
+            }
+        }
     }
-    let log_id = files
-        .iter()
-        .find_map(|(id, b, _, _)| match format::decode_segment_header(b) {
-            Ok(h) if h.segment == *id => Some(h.log_id),
-            _ => None,
-        })
-        .ok_or(Error::Corruption(Corruption {
-            segment: ids[0],
-            offset: 0,
-            seq_range: (1, 1),
-            kind: DamageKind::SegmentHeader,
-        }))?;
-    let mut segments = Vec::with_capacity(files.len());
-    let mut bytes = Vec::with_capacity(files.len());
-    for (id, b, bad, trusted) in files {
+    let log_id = log_id.ok_or(Error::Corruption(Corruption {
+        segment: ids[0],
+        offset: 0,
+        seq_range: (1, 1),
+        kind: DamageKind::SegmentHeader,
+    }))?;
+    let mut segments = Vec::with_capacity(ids.len());
+    let mut kept = Vec::new();
+    for &id in &ids {
+        let path = dir.join(segment::file_name(id));
+        let (b, bad) = segment::read_all(disk, &path)?;
+        #[cfg(not(feature = "canary-trust-page-cache"))]
+        let trusted = disk.synced_len_after_failure(&path);
+        #[cfg(feature = "canary-trust-page-cache")] // CANARY: trusts bytes a failed fsync lost
+        let trusted: Option<u64> = None;
         let mut s = scan::scan_segment(id, &b, log_id, body_max, &bad, trusted);
         if let Ok(h) = s.header {
             if h.log_id != log_id || h.segment != id {
@@ -89,9 +117,11 @@ pub fn load<D: Disk>(disk: &D, dir: &Path, body_max: usize) -> Result<Option<Loa
             }
         }
         segments.push(s);
-        bytes.push(b);
+        if keep_bytes {
+            kept.push(b);
+        }
     }
-    Ok(Some(Loaded { scan: Scan { log_id, segments }, bytes }))
+    Ok(Some(Loaded { scan: Scan { log_id, segments }, bytes: kept }))
 }
 
 /// Recovers the log in `dir` for writing (the caller holds the directory lock).
@@ -110,7 +140,7 @@ pub fn recover<D: Disk, E: Entropy + ?Sized>(
     // Existing records are parsed up to the format's hard limit, not the configured one: a
     // smaller body_max on reopen must not turn an intact log into "damage".
     let _ = body_max;
-    let loaded = load(&**disk, dir, format::RECORD_BODY_HARD_MAX)?;
+    let loaded = load_lean(&**disk, dir, format::RECORD_BODY_HARD_MAX)?;
     let Some(loaded) = loaded else {
         let log_id = entropy.next_u128();
         let active = segment::prepare(&**disk, dir, log_id, SegmentId(1), segment_bytes)?;
@@ -195,8 +225,11 @@ fn remove_prep_files<D: Disk>(disk: &D, dir: &Path) -> Result<(), Error> {
 fn cut_tail<D: Disk>(disk: &D, dir: &Path, loaded: &Loaded, cut: &Cut) -> Result<bool, Error> {
     let position = loaded.scan.segments.iter().position(|s| s.id == cut.segment);
     let whole = cut.offset < SEGMENT_HEADER_LEN as u64 || position.is_none();
-    if let (Some(i), false) = (position, whole) {
-        let bytes = &loaded.bytes[i];
+    if position.is_some() && !whole {
+        // Read again rather than keep every segment in memory during recovery: only the cut
+        // segment's bytes are needed, once.
+        let path = dir.join(segment::file_name(cut.segment));
+        let (bytes, _) = segment::read_all(disk, &path)?;
         let start = cut.offset as usize;
         let end = (cut.offset + cut.len) as usize;
         quarantine::save_bytes(disk, dir, cut, bytes.get(start..end).unwrap_or(&[]))?;
@@ -247,7 +280,10 @@ fn continue_after<D: Disk>(
     sync_kept_segments(&**disk, dir, loaded)?;
     let (last_id, _) = head.segment.unwrap_or((SegmentId(0), 0));
     let last = loaded.scan.segments.iter().find(|s| s.id == last_id);
-    let reusable = |s: &SegmentScan| !recovery::has_data(s) && s.header.is_ok();
+    // Empty *and* still its prepared size: a segment a cut shrank to its header is empty too,
+    // but a writer must never append to it (it has no room even for a seal).
+    let reusable =
+        |s: &SegmentScan| !recovery::has_data(s) && s.header.is_ok_and(|h| h.capacity == s.len);
     // The head segment itself, if it is an empty prepared one.
     if let Some(s) = last.filter(|s| reusable(s)) {
         return reopen_empty(&**disk, dir, s);
