@@ -69,6 +69,16 @@ fn main() {
         format!("{} µs", fixed.p99_us),
         fixed.p99_us < 5_000,
     );
+    let log_mb: u64 =
+        std::env::var("BENCH_RECOVERY_MB").ok().and_then(|s| s.parse().ok()).unwrap_or(1024);
+    let speed = mtlog_audit_bench::recovery_speed(&fresh("recovery"), log_mb << 20);
+    md.push_str(&format!(
+        "\n| recovery and verify ({:.0} MB log) | MB/s |\n| --- | ---: |\n\
+         | sequential read (same run, warm cache) | {:.0} |\n\
+         | open + recover (`Sink::open`) | {:.0} |\n\
+         | verify (`Reader::open` + `verify_integrity`) | {:.0} |\n",
+        speed.log_mb, speed.read_mb_s, speed.open_mb_s, speed.verify_mb_s
+    ));
     println!("{md}");
     let out = Path::new("target/bench");
     std::fs::create_dir_all(out).unwrap();
