@@ -23,9 +23,9 @@ pub const EXIT_DAMAGED: u8 = 1;
 /// Exit code: bad input or an I/O error.
 pub const EXIT_INPUT: u8 = 3;
 
-type Outcome = Result<ExitCode, Failure>;
+pub type Outcome = Result<ExitCode, Failure>;
 
-fn input(message: impl std::fmt::Display) -> Failure {
+pub fn input(message: impl std::fmt::Display) -> Failure {
     Failure { message: message.to_string(), code: EXIT_INPUT }
 }
 
@@ -60,7 +60,7 @@ pub enum Mode {
     Aggressive,
 }
 
-fn open(dir: &Path, salvage: bool) -> Result<Reader, Failure> {
+pub fn open(dir: &Path, salvage: bool) -> Result<Reader, Failure> {
     if !dir.is_dir() {
         return Err(input(format!("{}: not a directory", dir.display())));
     }
@@ -72,24 +72,37 @@ fn open(dir: &Path, salvage: bool) -> Result<Reader, Failure> {
     Ok(reader)
 }
 
-pub fn verify(wal: &Path, as_json: bool) -> Outcome {
+pub fn verify(
+    wal: &Path,
+    keys: &[String],
+    checkpoint_files: &[std::path::PathBuf],
+    as_json: bool,
+) -> Outcome {
+    let verifiers = crate::integrity::load_keys(keys)?;
+    let external = crate::integrity::load_checkpoints(checkpoint_files)?;
     let reader = open(wal, false)?;
     let r = reader.verify_integrity();
+    let audit = reader.audit(&verifiers, external).map_err(input)?;
+    // Logs without checkpoints, verified without keys, print what they always printed.
+    let show_audit = !audit.checkpoints.is_empty() || !verifiers.is_empty();
     let findings: Vec<String> = r.findings.iter().map(ToString::to_string).collect();
     if as_json {
-        println!(
-            "{}",
-            json!({
-                "valid": r.is_valid(),
-                "segments": r.segments,
-                "events": r.events,
-                "seq_first": r.seq_range.map(|x| x.0),
-                "seq_last": r.seq_range.map(|x| x.1),
-                "durable_watermark": r.watermark,
-                "head_hash": to_hex(&r.head_hash),
-                "findings": findings,
-            })
-        );
+        let mut out = json!({
+            "valid": r.is_valid(),
+            "segments": r.segments,
+            "events": r.events,
+            "seq_first": r.seq_range.map(|x| x.0),
+            "seq_last": r.seq_range.map(|x| x.1),
+            "durable_watermark": r.watermark,
+            "head_hash": to_hex(&r.head_hash),
+            "findings": findings,
+        });
+        if let (Some(out), Some(extra)) =
+            (out.as_object_mut(), crate::integrity::audit_json(&audit, &reader).as_object())
+        {
+            out.extend(extra.clone());
+        }
+        println!("{out}");
     } else {
         println!("log        {}", wal.display());
         println!("segments   {}", r.segments);
@@ -109,11 +122,15 @@ pub fn verify(wal: &Path, as_json: bool) -> Outcome {
                 println!("  {f}");
             }
         }
+        if show_audit {
+            crate::integrity::print_audit(&audit, &reader);
+        }
     }
-    Ok(if r.is_valid() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_DAMAGED) })
+    let code = crate::integrity::verdict_code(audit.verdict());
+    Ok(if code == 0 { ExitCode::SUCCESS } else { ExitCode::from(code) })
 }
 
-fn parse_seq_range(text: &str) -> Result<(u64, u64), Failure> {
+pub fn parse_seq_range(text: &str) -> Result<(u64, u64), Failure> {
     let bad = || input(format!("--seq {text}: expected A..B, A.. or ..B"));
     let (a, b) = text.split_once("..").ok_or_else(bad)?;
     let a = if a.is_empty() { 1 } else { a.parse().map_err(|_| bad())? };

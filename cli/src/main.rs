@@ -3,12 +3,16 @@
 //! Reading commands open the log read-only, take no lock and show only seqs up to the durable
 //! watermark, so they are safe beside a running service. `--json` on every command.
 //!
-//! Exit codes: 0 success; 1 the log has damage (verify, recover in conservative mode stopping
-//! early); 2 usage error; 3 input or I/O error (missing directory, unreadable file, bad filter).
+//! Exit codes (docs/cli.md): 0 success; 1 the log has damage (verify, recover in conservative
+//! mode stopping early); 2 usage error; 3 input or I/O error (missing directory, unreadable file,
+//! bad filter, bad key); 4 tampered (a checkpoint or bundle was altered, or the log's history
+//! disagrees with a signed checkpoint); 5 the log is behind a checkpoint it was shown (truncated
+//! or rolled back); 6 unverifiable (checkpoints signed only by keys not given).
 
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)] // A CLI: real files, real time.
 
 mod commands;
+mod integrity;
 
 use std::process::ExitCode;
 
@@ -28,10 +32,68 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Check segments, records, the seq range and the hash chain; report every damaged range.
+    /// With checkpoints: the Merkle root against every checkpoint in DIR/checkpoints and each
+    /// --checkpoint, their signatures, consistency between them, and whether the log is behind
+    /// one (truncated or rolled back).
     Verify {
         /// The log directory.
         #[arg(long)]
         wal: std::path::PathBuf,
+        /// A trusted verifier key: a .vkey file or the key text (repeatable).
+        #[arg(long)]
+        key: Vec<String>,
+        /// A checkpoint kept outside the log to check it against (repeatable).
+        #[arg(long)]
+        checkpoint: Vec<std::path::PathBuf>,
+    },
+    /// Generate a checkpoint signing key: PREFIX.key (private, mode 0600) and PREFIX.vkey.
+    Keygen {
+        /// The key name, conventionally a schema-less URL such as example.com/audit.
+        #[arg(long)]
+        name: String,
+        /// Path prefix of the two files written.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Print an inclusion proof (--seq) or a consistency proof (--old-size).
+    Prove {
+        /// The log directory.
+        #[arg(long)]
+        wal: std::path::PathBuf,
+        /// The event to prove.
+        #[arg(long)]
+        seq: Option<u64>,
+        /// Prove that the tree of this many events is a prefix of the tree of --tree-size.
+        #[arg(long)]
+        old_size: Option<u64>,
+        /// The tree size to prove in (default: the newest checkpoint's, else the whole log).
+        #[arg(long)]
+        tree_size: Option<u64>,
+    },
+    /// Write an export bundle: a checkpoint, events and their inclusion proofs, verifiable
+    /// offline.
+    Bundle {
+        /// The log directory.
+        #[arg(long)]
+        wal: std::path::PathBuf,
+        /// Seq range `A..B` (inclusive).
+        #[arg(long)]
+        seq: String,
+        /// The checkpoint to prove against (default: DIR/checkpoints/latest).
+        #[arg(long)]
+        checkpoint: Option<std::path::PathBuf>,
+        /// Output file (JSON).
+        #[arg(long)]
+        output: std::path::PathBuf,
+    },
+    /// Verify an export bundle offline with a verifier key.
+    VerifyBundle {
+        /// The bundle file.
+        #[arg(long)]
+        bundle: std::path::PathBuf,
+        /// A trusted verifier key: a .vkey file or the key text (repeatable).
+        #[arg(long)]
+        key: Vec<String>,
     },
     /// Print events in seq order, by seq range or time range.
     Replay {
@@ -117,7 +179,18 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Verify { wal } => commands::verify(&wal, cli.json),
+        Command::Verify { wal, key, checkpoint } => {
+            commands::verify(&wal, &key, &checkpoint, cli.json)
+        }
+        Command::Keygen { name, out } => integrity::keygen(&name, &out, cli.json),
+        Command::Prove { wal, seq, old_size, tree_size } => commands::open(&wal, false)
+            .and_then(|r| integrity::prove(&r, seq, old_size, tree_size, cli.json)),
+        Command::Bundle { wal, seq, checkpoint, output } => commands::parse_seq_range(&seq)
+            .and_then(|seqs| {
+                let reader = commands::open(&wal, false)?;
+                integrity::bundle(&reader, seqs, checkpoint.as_deref(), &output, cli.json)
+            }),
+        Command::VerifyBundle { bundle, key } => integrity::verify_bundle(&bundle, &key, cli.json),
         Command::Replay { wal, seq, from, to, output } => {
             commands::replay(&wal, seq.as_deref(), from.as_deref(), to.as_deref(), output, cli.json)
         }

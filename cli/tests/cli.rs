@@ -271,3 +271,253 @@ fn every_corrupt_fixture_gives_a_clear_outcome_never_a_panic() {
     }
     assert!(checked == 0 || checked >= 5, "only {checked} fixtures");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Tamper evidence: keygen, verify with checkpoints, prove, bundles
+// ---------------------------------------------------------------------------------------------
+
+const SIGNER_SEED: [u8; 32] = [7; 32];
+
+fn signer() -> mtlog_audit::integrity::note::Signer {
+    mtlog_audit::integrity::note::Signer::from_seed("audit.example/cli", SIGNER_SEED).unwrap()
+}
+
+fn vkey() -> String {
+    signer().verifier().to_vkey()
+}
+
+/// A sealed log of 20 events over several segments, checkpoints every 5 events and on seal and
+/// close, with copies in `external`.
+fn signed_log() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("log");
+    let external = tmp.path().join("external");
+    let sink = Sink::open_with(
+        Options::new(&dir)
+            .segment_bytes(4 << 10)
+            .signer(signer())
+            .checkpoint_every_events(Some(5))
+            .checkpoint_dir(&external),
+        Arc::new(RealDisk),
+        Arc::new(TickClock(AtomicI64::new(1_795_000_000_000_000_000))),
+        Arc::new(CountingEntropy(AtomicU64::new(0))),
+    )
+    .unwrap();
+    for i in 0..20u64 {
+        sink.event(Level::Information, "Payment {PaymentId} by {UserId}")
+            .with("PaymentId", format!("p-{i}"))
+            .with("UserId", 40 + i % 3)
+            .emit()
+            .unwrap();
+    }
+    sink.close().unwrap();
+    (tmp, dir, external)
+}
+
+#[test]
+fn keygen_writes_a_private_key_readable_only_by_its_owner_and_a_vkey() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = tmp.path().join("audit");
+    let out = run(&["keygen", "--name", "audit.example/log", "--out", prefix.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out, tmp.path()));
+    let key = tmp.path().join("audit.key");
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let signer = mtlog_audit::integrity::keys::signer_from_file(&RealDisk, &key).unwrap();
+    let vkey = std::fs::read_to_string(tmp.path().join("audit.vkey")).unwrap();
+    assert_eq!(vkey.trim(), signer.verifier().to_vkey());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(vkey.trim()));
+    // Never overwrites a key.
+    let again = run(&["keygen", "--name", "x", "--out", prefix.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(3));
+    assert_eq!(std::fs::read_to_string(tmp.path().join("audit.vkey")).unwrap(), vkey);
+}
+
+#[test]
+fn verify_reports_a_log_with_its_checkpoints() {
+    let (tmp, dir, external) = signed_log();
+    let d = dir.to_str().unwrap();
+    let ext = external.join("checkpoint-00000000000000000020.note");
+    let out = run(&["verify", "--wal", d, "--key", &vkey(), "--checkpoint", ext.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!("verify_checkpoints", text(&out, tmp.path()));
+    // Without a key the roots are still checked; the output says signatures were not.
+    let out = run(&["verify", "--wal", d]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("signatures not checked"));
+    let out = run(&["verify", "--wal", d, "--key", &vkey(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "valid");
+    assert_eq!(v["tree_size"], 20);
+}
+
+#[test]
+fn verify_exit_codes_name_tampering_truncation_and_unknown_keys() {
+    let (tmp, dir, external) = signed_log();
+    let d = dir.to_str().unwrap();
+    let key = vkey();
+    // Unknown key: unverifiable (6), not tampered.
+    let stranger =
+        mtlog_audit::integrity::note::Signer::from_seed("audit.example/cli", [8; 32]).unwrap();
+    let out = run(&["verify", "--wal", d, "--key", &stranger.verifier().to_vkey()]);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out, tmp.path()));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("UNVERIFIABLE"));
+    // A key that is not a key: input error (3).
+    assert_eq!(run(&["verify", "--wal", d, "--key", "nonsense"]).status.code(), Some(3));
+
+    // Truncation: the last segments and the checkpoints that would give it away are removed.
+    let truncated = tmp.path().join("truncated");
+    copy_dir(&dir, &truncated);
+    let mut segs: Vec<PathBuf> = std::fs::read_dir(&truncated)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wal"))
+        .collect();
+    segs.sort();
+    for s in &segs[1..] {
+        std::fs::remove_file(s).unwrap();
+    }
+    std::fs::remove_dir_all(truncated.join("checkpoints")).unwrap();
+    let t = truncated.to_str().unwrap();
+    assert_eq!(run(&["verify", "--wal", t, "--key", &key]).status.code(), Some(0));
+    let ext = external.join("checkpoint-00000000000000000020.note");
+    let out = run(&["verify", "--wal", t, "--key", &key, "--checkpoint", ext.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out, tmp.path()));
+    insta::assert_snapshot!("verify_truncated", text(&out, tmp.path()));
+
+    // An altered checkpoint: tampered (4).
+    let cp = dir.join("checkpoints/checkpoint-00000000000000000010.note");
+    let note = std::fs::read_to_string(&cp).unwrap();
+    std::fs::write(&cp, note.replacen("\n10\n", "\n11\n", 1)).unwrap();
+    let out = run(&["verify", "--wal", d, "--key", &key]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out, tmp.path()));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("INVALID signature"));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn every_single_byte_flip_of_every_segment_makes_verify_fail_with_its_location() {
+    // Goal: the CLI, not only the library, reports each flip with the damaged segment. Method:
+    // exhaustive over the small signed log, four workers each on their own copy.
+    let (tmp, dir, _) = signed_log();
+    let key = vkey();
+    let mut segs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wal"))
+        .collect();
+    segs.sort();
+    let mut jobs: Vec<(String, usize)> = Vec::new();
+    for s in &segs {
+        let name = s.file_name().unwrap().to_str().unwrap().to_owned();
+        for offset in 0..std::fs::metadata(s).unwrap().len() as usize {
+            jobs.push((name.clone(), offset));
+        }
+    }
+    let workers = 4;
+    std::thread::scope(|scope| {
+        for w in 0..workers {
+            let copy = tmp.path().join(format!("worker-{w}"));
+            copy_dir(&dir, &copy);
+            let (jobs, key) = (&jobs, &key);
+            scope.spawn(move || {
+                for (name, offset) in jobs.iter().skip(w).step_by(workers) {
+                    let path = copy.join(name);
+                    let original = std::fs::read(&path).unwrap();
+                    let mut bytes = original.clone();
+                    bytes[*offset] ^= 0xff;
+                    std::fs::write(&path, &bytes).unwrap();
+                    let out = run(&["verify", "--wal", copy.to_str().unwrap(), "--key", key]);
+                    std::fs::write(&path, &original).unwrap();
+                    let stdout = String::from_utf8_lossy(&out.stdout);
+                    assert_eq!(out.status.code(), Some(1), "{name} byte {offset}: {stdout}");
+                    let segment: u64 = name.trim_end_matches(".wal").parse().unwrap();
+                    let located = stdout.lines().any(|l| {
+                        l.trim_start().starts_with(&format!("segment {segment} offset "))
+                            && l.split_whitespace()
+                                .nth(3)
+                                .and_then(|o| o.trim_end_matches(':').parse::<usize>().ok())
+                                .is_some_and(|o| o <= *offset)
+                    });
+                    assert!(located, "{name} byte {offset}: {stdout}");
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn prove_prints_proofs_that_verify_against_the_checkpoint() {
+    let (tmp, dir, _) = signed_log();
+    let d = dir.to_str().unwrap();
+    let out = run(&["prove", "--wal", d, "--seq", "7", "--tree-size", "10"]);
+    insta::assert_snapshot!("prove_text", text(&out, tmp.path()));
+    let out = run(&["prove", "--wal", d, "--seq", "7", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["tree_size"], 20, "the newest checkpoint's size by default");
+    let hex = |s: &serde_json::Value| {
+        mtlog_audit::integrity::bundle::from_hex(s.as_str().unwrap()).unwrap()
+    };
+    let proof: Vec<[u8; 32]> = v["proof"].as_array().unwrap().iter().map(hex).collect();
+    let note = std::fs::read(dir.join("checkpoints/latest")).unwrap();
+    let (checkpoint, _) =
+        mtlog_audit::integrity::checkpoint::Checkpoint::open_note(&note, &[signer().verifier()])
+            .unwrap();
+    mtlog_audit::integrity::merkle::verify_inclusion(
+        &hex(&v["leaf_hash"]),
+        6,
+        20,
+        &proof,
+        &checkpoint.root(),
+    )
+    .unwrap();
+    let out = run(&["prove", "--wal", d, "--old-size", "5", "--tree-size", "20", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["new_root"].as_str().unwrap(),
+        mtlog_audit::integrity::chain::to_hex(&checkpoint.root())
+    );
+    assert_eq!(run(&["prove", "--wal", d, "--seq", "21"]).status.code(), Some(3));
+    assert_eq!(run(&["prove", "--wal", d]).status.code(), Some(3));
+}
+
+#[test]
+fn bundles_verify_offline_and_a_dropped_entry_is_tampering() {
+    let (tmp, dir, _) = signed_log();
+    let file = tmp.path().join("bundle.json");
+    let out = run(&[
+        "bundle",
+        "--wal",
+        dir.to_str().unwrap(),
+        "--seq",
+        "3..8",
+        "--output",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out, tmp.path()));
+    let f = file.to_str().unwrap();
+    let out = run(&["verify-bundle", "--bundle", f, "--key", &vkey()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out, tmp.path()));
+    insta::assert_snapshot!("verify_bundle", text(&out, tmp.path()));
+    let mut bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    bundle["entries"].as_array_mut().unwrap().remove(1);
+    std::fs::write(&file, bundle.to_string()).unwrap();
+    let out = run(&["verify-bundle", "--bundle", f, "--key", &vkey()]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out, tmp.path()));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("dropped"));
+}

@@ -63,6 +63,17 @@ pub enum Error {
     },
     /// The sink was closed.
     Closed,
+    /// The log holds fewer events than a checkpoint its own key signed: it was truncated or
+    /// rolled back (or the disk lost fsynced data). The sink refuses to open rather than sign
+    /// a second, conflicting history.
+    BehindCheckpoint {
+        /// Events in the log.
+        tree_size: u64,
+        /// The tree size the checkpoint states.
+        checkpoint_size: u64,
+        /// The checkpoint file.
+        path: PathBuf,
+    },
 }
 
 /// Why the log was poisoned.
@@ -162,6 +173,15 @@ pub enum ConfigError {
     },
     /// The directory path is empty.
     EmptyPath,
+    /// A checkpoint option was set without a signing key ([`Options::signer`]).
+    ///
+    /// [`Options::signer`]: crate::Options::signer
+    CheckpointWithoutSigner,
+    /// The checkpoint origin cannot be a checkpoint's first line.
+    CheckpointOrigin {
+        /// What is wrong with it.
+        defect: crate::integrity::checkpoint::BodyError,
+    },
 }
 
 /// The crate's result type.
@@ -210,6 +230,12 @@ impl fmt::Display for Error {
                 write!(f, "event body of {len} bytes exceeds the record limit of {max} bytes")
             }
             Error::Closed => write!(f, "the sink is closed"),
+            Error::BehindCheckpoint { tree_size, checkpoint_size, path } => write!(
+                f,
+                "log holds {tree_size} events but its signed checkpoint {} states \
+                 {checkpoint_size}: the log was truncated or rolled back",
+                path.display()
+            ),
         }
     }
 }
@@ -277,6 +303,12 @@ impl fmt::Display for ConfigError {
                  {segment_bytes} bytes"
             ),
             ConfigError::EmptyPath => write!(f, "the log directory path is empty"),
+            ConfigError::CheckpointWithoutSigner => {
+                write!(f, "checkpoint options need a signing key (Options::signer)")
+            }
+            ConfigError::CheckpointOrigin { defect } => {
+                write!(f, "checkpoint origin is not a valid origin line: {defect}")
+            }
         }
     }
 }

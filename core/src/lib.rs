@@ -24,6 +24,13 @@
 //! # Ok::<(), mtlog_audit::Error>(())
 //! ```
 //!
+//! Tamper evidence: every event is a leaf of an RFC 6962 Merkle tree. With
+//! [`Options::signer`], the sink writes signed checkpoints (C2SP tlog-checkpoint in a C2SP
+//! signed note, Ed25519) into `DIR/checkpoints/` and optionally elsewhere; [`Reader::audit`]
+//! checks the log against them, [`Reader::prove_inclusion`] and [`Reader::prove_consistency`]
+//! make proofs an outsider verifies with public data only (see [`integrity`] and
+//! `docs/integrity.md`).
+//!
 //! All I/O goes through the [`io::Disk`], [`io::Clock`] and [`io::Entropy`] traits; the
 //! simulator in `mtlog-audit-sim` implements them with seeded faults and drives the same code.
 
@@ -31,6 +38,8 @@ pub mod adapters;
 pub mod error;
 pub mod event;
 pub mod filter;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod integrity;
 pub mod io;
 pub mod macros;
@@ -42,6 +51,6 @@ pub mod wal;
 pub use error::{Corruption, DamageKind, Error, Result};
 pub use event::{Event, EventId, Level, Value};
 pub use options::Options;
-pub use reader::{IntegrityReport, Reader, StoredEvent};
+pub use reader::{IntegrityReport, MerkleCacheReport, RawRecord, Reader, StoredEvent};
 pub use sink::{EventBuilder, Receipt, Sink, SinkStats};
 pub use wal::open::RecoveryReport;

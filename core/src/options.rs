@@ -7,12 +7,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{ConfigError, Error};
+use crate::integrity::note::Signer;
 use crate::wal::format::{
     framed_len, COMMIT_RECORD_LEN, RECORD_BODY_HARD_MAX, SEAL_RECORD_LEN, SEGMENT_HEADER_LEN,
 };
 
 /// Called with every error an `emit` (or an adapter) reports, before it is returned.
 pub type FailureHandler = Arc<dyn Fn(&Error) + Send + Sync>;
+
+/// Called with each signed checkpoint note once it is durable in the log directory (for example
+/// to ship it to a witness or another machine: truncation is detectable only against a
+/// checkpoint held outside the log).
+pub type CheckpointCallback = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Default cadence: a checkpoint at least every this many events.
+pub const CHECKPOINT_EVERY_EVENTS_DEFAULT: u64 = 10_000;
+/// Default cadence: a checkpoint at least this often while events arrive.
+pub const CHECKPOINT_EVERY_DEFAULT: Duration = Duration::from_secs(60);
 
 /// Smallest segment accepted.
 pub const SEGMENT_BYTES_MIN: u64 = 4 << 10;
@@ -34,6 +45,36 @@ pub struct Options {
     pub(crate) max_delay: Duration,
     pub(crate) failure_handler: Option<FailureHandler>,
     pub(crate) panic_on_failure: bool,
+    pub(crate) checkpoints: CheckpointSettings,
+}
+
+/// When and where signed checkpoints are written (see `docs/integrity.md`). Off until
+/// [`Options::signer`] gives a key.
+#[derive(Clone)]
+pub(crate) struct CheckpointSettings {
+    pub(crate) signer: Option<Signer>,
+    pub(crate) origin: Option<String>,
+    pub(crate) every_events: Option<u64>,
+    pub(crate) every: Option<Duration>,
+    pub(crate) on_seal: bool,
+    pub(crate) on_close: bool,
+    pub(crate) external_dir: Option<PathBuf>,
+    pub(crate) callback: Option<CheckpointCallback>,
+}
+
+impl Default for CheckpointSettings {
+    fn default() -> Self {
+        CheckpointSettings {
+            signer: None,
+            origin: None,
+            every_events: Some(CHECKPOINT_EVERY_EVENTS_DEFAULT),
+            every: Some(CHECKPOINT_EVERY_DEFAULT),
+            on_seal: true,
+            on_close: true,
+            external_dir: None,
+            callback: None,
+        }
+    }
 }
 
 impl fmt::Debug for Options {
@@ -47,6 +88,14 @@ impl fmt::Debug for Options {
             .field("max_delay", &self.max_delay)
             .field("failure_handler", &self.failure_handler.is_some())
             .field("panic_on_failure", &self.panic_on_failure)
+            .field("signer", &self.checkpoints.signer.as_ref().map(Signer::key))
+            .field("checkpoint_origin", &self.checkpoints.origin)
+            .field("checkpoint_every_events", &self.checkpoints.every_events)
+            .field("checkpoint_every", &self.checkpoints.every)
+            .field("checkpoint_on_seal", &self.checkpoints.on_seal)
+            .field("checkpoint_on_close", &self.checkpoints.on_close)
+            .field("checkpoint_dir", &self.checkpoints.external_dir)
+            .field("checkpoint_callback", &self.checkpoints.callback.is_some())
             .finish()
     }
 }
@@ -65,6 +114,7 @@ impl Options {
             max_delay: Duration::ZERO,
             failure_handler: None,
             panic_on_failure: false,
+            checkpoints: CheckpointSettings::default(),
         }
     }
 
@@ -118,6 +168,68 @@ impl Options {
         self
     }
 
+    /// Signs checkpoints with this key, which turns on the Merkle tree state, tiles and signed
+    /// checkpoints (`DIR/merkle/`, `DIR/checkpoints/`). Load it with
+    /// [`keys::signer_from_file`](crate::integrity::keys::signer_from_file) or
+    /// [`keys::signer_from_env`](crate::integrity::keys::signer_from_env). Default cadence:
+    /// every 10,000 events, every 60 s, on segment seal and on close.
+    pub fn signer(mut self, signer: Signer) -> Options {
+        self.checkpoints.signer = Some(signer);
+        self
+    }
+
+    /// The checkpoint origin line (the log's public name, conventionally a schema-less URL).
+    /// Default: `mtlog-audit/<log id as 32 hex digits>`.
+    pub fn checkpoint_origin(mut self, origin: impl Into<String>) -> Options {
+        self.checkpoints.origin = Some(origin.into());
+        self
+    }
+
+    /// A checkpoint once this many events became durable since the last one (`None`: never
+    /// by count).
+    pub fn checkpoint_every_events(mut self, events: Option<u64>) -> Options {
+        self.checkpoints.every_events = events;
+        self
+    }
+
+    /// A checkpoint once this long passed since the last one, by the sink's monotonic clock,
+    /// checked when a batch completes (`None`: never by time). No thread wakes up for it: an
+    /// idle log gets its checkpoint at the next batch or on close.
+    pub fn checkpoint_every(mut self, interval: Option<Duration>) -> Options {
+        self.checkpoints.every = interval;
+        self
+    }
+
+    /// A checkpoint when a segment is sealed (default on).
+    pub fn checkpoint_on_seal(mut self, yes: bool) -> Options {
+        self.checkpoints.on_seal = yes;
+        self
+    }
+
+    /// A checkpoint on close (default on).
+    pub fn checkpoint_on_close(mut self, yes: bool) -> Options {
+        self.checkpoints.on_close = yes;
+        self
+    }
+
+    /// Also write every checkpoint durably into this directory (best on another device or
+    /// machine: truncation of the log is only detectable against a checkpoint kept elsewhere).
+    /// One directory per log: files are named by tree size.
+    pub fn checkpoint_dir(mut self, dir: impl AsRef<Path>) -> Options {
+        self.checkpoints.external_dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Also hand every checkpoint note to this callback, after it is durable in the log
+    /// directory. It runs on an emitting thread: keep it short (queue the note elsewhere).
+    pub fn checkpoint_callback(
+        mut self,
+        callback: impl Fn(&str) + Send + Sync + 'static,
+    ) -> Options {
+        self.checkpoints.callback = Some(Arc::new(callback));
+        self
+    }
+
     /// The log directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -138,6 +250,7 @@ impl Options {
         range("queue_max", self.queue_max as u64, 1, QUEUE_MAX_MAX as u64)?;
         let delay = u64::try_from(self.max_delay.as_micros()).unwrap_or(u64::MAX);
         range("max_delay (µs)", delay, 0, MAX_DELAY_MAX.as_micros() as u64)?;
+        self.validate_checkpoints()?;
         let record_bytes = (SEGMENT_HEADER_LEN
             + framed_len(body_max)
             + SEAL_RECORD_LEN.max(COMMIT_RECORD_LEN)) as u64;
@@ -147,6 +260,30 @@ impl Options {
                 segment_bytes: self.segment_bytes,
             }
             .into());
+        }
+        Ok(())
+    }
+}
+
+impl Options {
+    fn validate_checkpoints(&self) -> Result<(), Error> {
+        let c = &self.checkpoints;
+        if c.signer.is_none() && (c.origin.is_some() || c.external_dir.is_some()) {
+            return Err(ConfigError::CheckpointWithoutSigner.into());
+        }
+        if let Some(origin) = &c.origin {
+            if let Err(defect) =
+                crate::integrity::checkpoint::Checkpoint::new(origin.clone(), 0, [0; 32])
+            {
+                return Err(ConfigError::CheckpointOrigin { defect }.into());
+            }
+        }
+        if let Some(n) = c.every_events {
+            range("checkpoint_every_events", n, 1, u64::MAX)?;
+        }
+        if let Some(every) = c.every {
+            let ms = u64::try_from(every.as_millis()).unwrap_or(u64::MAX);
+            range("checkpoint_every (ms)", ms, 1, u64::MAX)?;
         }
         Ok(())
     }
@@ -179,5 +316,17 @@ mod tests {
             bad,
             Err(Error::Config(ConfigError::OutOfRange { option: "batch_max", .. }))
         ));
+    }
+
+    #[test]
+    fn checkpoint_options_are_checked() {
+        let signer = Signer::from_seed("k", [1; 32]).unwrap();
+        assert!(Options::new("x").signer(signer.clone()).validate().is_ok());
+        let bad = Options::new("x").checkpoint_dir("/elsewhere").validate();
+        assert!(matches!(bad, Err(Error::Config(ConfigError::CheckpointWithoutSigner))));
+        let bad = Options::new("x").signer(signer.clone()).checkpoint_origin("a\nb").validate();
+        assert!(matches!(bad, Err(Error::Config(ConfigError::CheckpointOrigin { .. }))));
+        let bad = Options::new("x").signer(signer).checkpoint_every_events(Some(0)).validate();
+        assert!(matches!(bad, Err(Error::Config(ConfigError::OutOfRange { .. }))));
     }
 }

@@ -9,16 +9,30 @@
 //! rebuilt on open from the scan; timestamps are never assumed sorted, because the wall clock
 //! can step back.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::error::{Corruption, Error};
 use crate::event::Event;
+use crate::integrity::audit::{
+    self, AuditReport, CheckpointInput, ConsistencyProof, InclusionProof,
+};
+use crate::integrity::bundle::{self, Bundle, BundleError, BUNDLE_ENTRIES_MAX, BUNDLE_FORMAT};
 use crate::integrity::chain::{self, Hash};
-use crate::io::{Disk, RealDisk};
+use crate::integrity::checkpoint::Checkpoint;
+use crate::integrity::keys::{self, KeyRotation};
+use crate::integrity::merkle::{self, HashSource, ProveError, StoredTree};
+use crate::integrity::note;
+use crate::integrity::note::Verifier;
+use crate::integrity::store::{self, CheckpointFile, TileRead};
+use crate::integrity::tiles::{self, Tile, TILE_WIDTH};
+use crate::io::{read_exact_at, Disk, OpenMode, RealDisk};
 use crate::wal::format::{
-    self, BodyEncoding, RecordKind, SegmentId, FLAG_CLOCK_ADJUSTED, RECORD_BODY_HARD_MAX,
+    self, BodyEncoding, RecordHeader, RecordKind, SegmentId, FLAG_CLOCK_ADJUSTED,
+    RECORD_BODY_HARD_MAX,
 };
 use crate::wal::open;
 use crate::wal::recovery::{self, Finding};
@@ -45,6 +59,34 @@ pub struct StoredEvent {
     pub offset: u64,
     /// The event.
     pub event: Event,
+}
+
+/// An event record's raw parts: what its leaf hash covers (see `integrity::chain`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawRecord {
+    /// Its seq.
+    pub seq: u64,
+    /// The raw timestamp.
+    pub timestamp_nanos: i64,
+    /// The header flags.
+    pub flags: u16,
+    /// The body encoding byte (0 postcard, 1 envelope).
+    pub encoding: u8,
+    /// The body bytes.
+    pub body: Vec<u8>,
+    /// The RFC 6962 leaf hash of the record.
+    pub leaf_hash: Hash,
+}
+
+/// What checking the stored tiles against the tree recomputed from the WAL found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MerkleCacheReport {
+    /// Tiles read and compared.
+    pub tiles_checked: u64,
+    /// Full tiles the tree should have that are not stored (checkpoints were off, or lost).
+    pub tiles_missing: u64,
+    /// Tiles that did not decode or disagree with the WAL, by path, with what was wrong.
+    pub tiles_damaged: Vec<(PathBuf, String)>,
 }
 
 /// The result of [`Reader::verify_integrity`].
@@ -96,6 +138,10 @@ pub struct Reader<D: Disk = RealDisk> {
     salvage: bool,
     report: IntegrityReport,
     stopped_by: Option<Corruption>,
+    /// Leaf hashes of the valid prefix, seq 1 first: the Merkle tree's leaves.
+    leaves: Vec<Hash>,
+    /// Every subtree, computed from `leaves` on first need (when tiles are missing or damaged).
+    rebuilt: OnceLock<StoredTree>,
 }
 
 impl Reader {
@@ -140,11 +186,14 @@ impl<D: Disk> Reader<D> {
                     findings: Vec::new(),
                 },
                 stopped_by: None,
+                leaves: Vec::new(),
+                rebuilt: OnceLock::new(),
             });
         };
         let scan = &loaded.scan;
         let watermark = recovery::proven_watermark(scan);
-        let findings = recovery::findings(scan);
+        let mut findings = recovery::findings(scan);
+        findings_after_seals(&*disk, dir, scan, &mut findings)?;
         let verdict = recovery::classify(scan);
         let (head, stopped_by) = match &verdict {
             recovery::Verdict::Clean(h) => (h.clone(), None),
@@ -190,6 +239,7 @@ impl<D: Disk> Reader<D> {
                 segments.push(idx);
             }
         }
+        let leaves = prefix_leaves(scan, prefix_last);
         let last = segments.iter().map(|s| s.seq_last).max();
         let report = IntegrityReport {
             segments: scan.segments.len(),
@@ -208,6 +258,8 @@ impl<D: Disk> Reader<D> {
             salvage,
             report,
             stopped_by,
+            leaves,
+            rebuilt: OnceLock::new(),
         })
     }
 
@@ -256,6 +308,429 @@ impl<D: Disk> Reader<D> {
     /// As [`Reader::replay`].
     pub fn replay_time(&self, from_nanos: i64, to_nanos: i64) -> Result<Replay<'_, D>, Error> {
         Ok(Replay::new(self, Filter::Time(from_nanos, to_nanos)))
+    }
+
+    /// The raw records of the events in `range` (what their leaf hashes cover), in seq order.
+    ///
+    /// # Errors
+    /// I/O errors reading a segment.
+    pub fn records(&self, range: RangeInclusive<u64>) -> Result<Vec<RawRecord>, Error> {
+        let mut replay = Replay::new(self, Filter::Seq(range));
+        let mut out = Vec::new();
+        loop {
+            if replay.segment > 0 && replay.offset < replay.end {
+                if let Some((h, body, _)) = replay.next_record() {
+                    let body = replay.bytes[body].to_vec();
+                    let encoding = encoding_byte(h.encoding);
+                    let leaf_hash = chain::leaf_hash(
+                        h.log_id,
+                        h.seq,
+                        h.timestamp_nanos,
+                        h.flags,
+                        encoding,
+                        &body,
+                    );
+                    out.push(RawRecord {
+                        seq: h.seq,
+                        timestamp_nanos: h.timestamp_nanos,
+                        flags: h.flags,
+                        encoding,
+                        body,
+                        leaf_hash,
+                    });
+                    continue;
+                }
+            }
+            if !replay.load_next()? {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// Tamper evidence: the RFC 6962 tree over the events of the valid prefix, proofs, checkpoints.
+///
+/// The tree's leaf `i` is the leaf hash of seq `i + 1`; its size is the number of events in
+/// the valid prefix from seq 1 (up to the first damage, including events past the proven
+/// durable watermark that are whole). Proofs read the tiles in `DIR/merkle/` (O(log n) reads);
+/// a missing or damaged tile makes them fall back to the tree recomputed from the WAL, never to
+/// a wrong answer (level-0 tiles are also compared with the WAL's leaves).
+impl<D: Disk> Reader<D> {
+    /// Leaves in the tree: events in the valid prefix, from seq 1.
+    pub fn tree_size(&self) -> u64 {
+        self.leaves.len() as u64
+    }
+
+    /// The leaf hash of `seq`, if it is in the tree.
+    pub fn leaf_hash(&self, seq: u64) -> Option<Hash> {
+        let index = usize::try_from(seq.checked_sub(1)?).ok()?;
+        self.leaves.get(index).copied()
+    }
+
+    /// The root of the tree of the first `tree_size` events.
+    ///
+    /// # Errors
+    /// [`ProveError::SizesOutOfOrder`] if the log holds fewer events.
+    pub fn tree_root(&self, tree_size: u64) -> Result<Hash, ProveError> {
+        self.check_size(tree_size)?;
+        let source = self.source();
+        merkle::tree_root(tree_size, &source).or_else(|_| self.rebuilt().root_at(tree_size))
+    }
+
+    /// The inclusion proof of event `seq` in the tree of the first `tree_size` events.
+    ///
+    /// # Errors
+    /// [`ProveError::IndexOutOfRange`] if `seq` is 0 or past `tree_size`;
+    /// [`ProveError::SizesOutOfOrder`] if the log holds fewer than `tree_size` events.
+    pub fn prove_inclusion(&self, seq: u64, tree_size: u64) -> Result<InclusionProof, ProveError> {
+        self.check_size(tree_size)?;
+        let index =
+            seq.checked_sub(1).ok_or(ProveError::IndexOutOfRange { index: u64::MAX, tree_size })?;
+        let source = self.source();
+        let hashes = merkle::inclusion_proof(index, tree_size, &source)
+            .or_else(|_| merkle::inclusion_proof(index, tree_size, self.rebuilt()))?;
+        let root = self.tree_root(tree_size)?;
+        let leaf_hash =
+            self.leaf_hash(seq).ok_or(ProveError::IndexOutOfRange { index, tree_size })?;
+        Ok(InclusionProof { seq, tree_size, leaf_hash, root, hashes })
+    }
+
+    /// The consistency proof from the tree of `old_size` events to the tree of `new_size`.
+    ///
+    /// # Errors
+    /// [`ProveError::SizesOutOfOrder`] if `old_size > new_size` or the log holds fewer than
+    /// `new_size` events.
+    pub fn prove_consistency(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<ConsistencyProof, ProveError> {
+        self.check_size(new_size)?;
+        let source = self.source();
+        let hashes = merkle::consistency_proof(old_size, new_size, &source)
+            .or_else(|_| merkle::consistency_proof(old_size, new_size, self.rebuilt()))?;
+        let old_root = self.tree_root(old_size)?;
+        let new_root = self.tree_root(new_size)?;
+        Ok(ConsistencyProof { old_size, new_size, old_root, new_root, hashes })
+    }
+
+    /// The checkpoint files in `DIR/checkpoints`, in tree-size order (unverified bytes).
+    ///
+    /// # Errors
+    /// I/O errors listing or reading them.
+    pub fn checkpoints(&self) -> Result<Vec<CheckpointFile>, Error> {
+        let dir = self.dir.join(store::CHECKPOINTS_DIR);
+        store::list_checkpoints(&*self.disk, &self.dir).map_err(|e| Error::io("read", dir, &e))
+    }
+
+    /// Every key rotation record in the valid prefix, in seq order.
+    ///
+    /// # Errors
+    /// I/O errors reading segments. Undecodable bodies are skipped (`verify_integrity` and
+    /// `replay` report them).
+    pub fn key_rotations(&self) -> Result<Vec<KeyRotation>, Error> {
+        let mut rotations = Vec::new();
+        for stored in self.replay(1..=self.tree_size())? {
+            let Ok(stored) = stored else { continue };
+            if let Some(rotation) = keys::parse_rotation(stored.seq, &stored.event) {
+                rotations.push(rotation);
+            }
+        }
+        Ok(rotations)
+    }
+
+    /// Checks the log against every checkpoint in `DIR/checkpoints` and each of `external`:
+    /// signatures (with `trusted` keys, plus keys learned from rotation records they vouch
+    /// for), roots against the tree recomputed from the WAL, consistency between checkpoints,
+    /// and whether the log is behind any of them. See [`audit::audit`].
+    ///
+    /// # Errors
+    /// I/O errors reading the checkpoints or the log.
+    pub fn audit(
+        &self,
+        trusted: &[Verifier],
+        external: Vec<CheckpointInput>,
+    ) -> Result<AuditReport, Error> {
+        let mut inputs: Vec<CheckpointInput> = self
+            .checkpoints()?
+            .into_iter()
+            .map(|f| CheckpointInput {
+                source: f.path.display().to_string(),
+                external: false,
+                bytes: f.bytes,
+            })
+            .collect();
+        inputs.extend(external);
+        let rotations = self.key_rotations()?;
+        let mut sizes = audit::checkpoint_sizes(&inputs);
+        sizes.push(self.tree_size());
+        let roots = self.roots_at(sizes);
+        let source = self.source();
+        let log = audit::LogTree {
+            tree_size: self.tree_size(),
+            damaged: !self.report.is_valid(),
+            roots: &roots,
+            source: &source,
+        };
+        Ok(audit::audit(&log, &inputs, trusted, &rotations))
+    }
+
+    /// The roots at `sizes` (those up to the tree size), recomputed from the WAL's leaves in one
+    /// pass through a frontier: O(n) hashing, O(log n) memory, no cache trusted.
+    fn roots_at(&self, mut sizes: Vec<u64>) -> BTreeMap<u64, Hash> {
+        sizes.retain(|&s| s <= self.tree_size());
+        sizes.sort_unstable();
+        sizes.dedup();
+        let mut roots = BTreeMap::new();
+        let mut frontier = merkle::Frontier::new();
+        let mut wanted = sizes.into_iter().peekable();
+        for leaf in std::iter::once(None).chain(self.leaves.iter().map(Some)) {
+            if let Some(leaf) = leaf {
+                frontier.push(*leaf);
+            }
+            while wanted.next_if_eq(&frontier.size()).is_some() {
+                roots.insert(frontier.size(), frontier.root());
+            }
+        }
+        roots
+    }
+
+    /// An export bundle of the events `seqs`, each with its inclusion proof in the tree of the
+    /// signed checkpoint `checkpoint_note` (which must match this log). Verifies offline with
+    /// [`Bundle::verify`].
+    ///
+    /// # Errors
+    /// [`BundleError::Export`] if the checkpoint is not this log's, or the seqs are not all in
+    /// its tree.
+    pub fn export_bundle(
+        &self,
+        seqs: RangeInclusive<u64>,
+        checkpoint_note: &str,
+    ) -> Result<Bundle, BundleError> {
+        let export = |m: String| BundleError::Export(m);
+        let parsed = note::parse(checkpoint_note.as_bytes()).map_err(|e| export(e.to_string()))?;
+        let checkpoint = Checkpoint::parse_body(&parsed.text).map_err(|e| export(e.to_string()))?;
+        let size = checkpoint.size();
+        let root = self.tree_root(size).map_err(|e| export(e.to_string()))?;
+        if root != checkpoint.root() {
+            return Err(export(format!("the checkpoint's root at {size} is not this log's")));
+        }
+        let (first, last) = (*seqs.start(), *seqs.end());
+        if first == 0 || first > last || last > size || last - first >= BUNDLE_ENTRIES_MAX {
+            return Err(export(format!(
+                "seqs {first}..={last} are not a range of at most {BUNDLE_ENTRIES_MAX} inside                  the checkpoint's 1..={size}"
+            )));
+        }
+        let records = self.records(first..=last).map_err(|e| export(e.to_string()))?;
+        let mut entries = Vec::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            if r.seq != first + i as u64 {
+                return Err(export(format!("seq {} is not readable", first + i as u64)));
+            }
+            let proof = self.prove_inclusion(r.seq, size).map_err(|e| export(e.to_string()))?;
+            entries.push(bundle::entry(
+                r.seq,
+                r.timestamp_nanos,
+                r.flags,
+                r.encoding,
+                &r.body,
+                &proof.hashes,
+            ));
+        }
+        if entries.len() as u64 != last - first + 1 {
+            return Err(export(format!("seqs {first}..={last} are not all readable")));
+        }
+        Ok(Bundle {
+            format: BUNDLE_FORMAT.to_owned(),
+            log_id: format!("{:032x}", self.log_id),
+            checkpoint: checkpoint_note.to_owned(),
+            tree_size: size,
+            count: entries.len() as u64,
+            seq_first: first,
+            seq_last: last,
+            entries,
+        })
+    }
+
+    /// Compares every stored tile with the tree recomputed from the WAL. The tiles are a cache:
+    /// what this finds is damage to the cache, not to the log.
+    pub fn check_merkle_cache(&self) -> MerkleCacheReport {
+        let mut report = MerkleCacheReport::default();
+        // Row `l`: the complete subtree hashes of tree level 8 l, recomputed from the leaves,
+        // one level at a time (each row 256 times shorter than the one below).
+        let mut row: Vec<Hash> = Vec::new();
+        for level in 0..tiles::TILE_LEVELS_MAX as u8 {
+            let hashes: &[Hash] = if level == 0 { &self.leaves } else { &row };
+            if hashes.is_empty() {
+                break;
+            }
+            self.check_tile_level(level, hashes, &mut report);
+            let next: Vec<Hash> =
+                hashes.chunks_exact(TILE_WIDTH).map(tiles::perfect_root).collect();
+            row = next;
+        }
+        report
+    }
+
+    fn check_tile_level(&self, level: u8, hashes: &[Hash], report: &mut MerkleCacheReport) {
+        let count = hashes.len() as u64;
+        for index in 0..count.div_ceil(TILE_WIDTH as u64) {
+            let path = store::tile_path(&self.dir, level, index);
+            let full = (index + 1) * TILE_WIDTH as u64 <= count;
+            let start = usize::try_from(index).unwrap_or(usize::MAX).saturating_mul(TILE_WIDTH);
+            match store::read_tile(&*self.disk, &self.dir, self.log_id, level, index) {
+                TileRead::Missing if full => report.tiles_missing += 1,
+                TileRead::Missing => {}
+                TileRead::Found(tile) => {
+                    report.tiles_checked += 1;
+                    let end = start + tile.hashes.len();
+                    if end > hashes.len() {
+                        let past = end - hashes.len();
+                        let why = format!(
+                            "holds {past} hash(es) past the log's end: it was written for a \
+                             longer log (truncated?)"
+                        );
+                        report.tiles_damaged.push((path, why));
+                    } else if hashes.get(start..end) != Some(tile.hashes.as_slice()) {
+                        report.tiles_damaged.push((path, "disagrees with the WAL".into()));
+                    }
+                }
+                TileRead::Damaged(e) => report.tiles_damaged.push((path, e.to_string())),
+                TileRead::Unreadable(kind) => {
+                    report.tiles_damaged.push((path, format!("unreadable: {kind}")))
+                }
+            }
+        }
+    }
+
+    fn check_size(&self, tree_size: u64) -> Result<(), ProveError> {
+        if tree_size > self.tree_size() {
+            return Err(ProveError::SizesOutOfOrder {
+                old_size: tree_size,
+                new_size: self.tree_size(),
+            });
+        }
+        Ok(())
+    }
+
+    fn rebuilt(&self) -> &StoredTree {
+        self.rebuilt.get_or_init(|| StoredTree::from_leaf_hashes(self.leaves.iter().copied()))
+    }
+
+    fn source(&self) -> TileCache<'_, D> {
+        TileCache { reader: self, tiles: RefCell::new(BTreeMap::new()) }
+    }
+}
+
+/// Tiles read so far, by (tile level, tile index); `None` for missing or damaged.
+type TilesRead = BTreeMap<(u8, u64), Option<Arc<Tile>>>;
+
+/// Proof reads from the stored tiles, each tile read once; a missing, damaged or (at level 0)
+/// WAL-disagreeing tile falls back to the recomputed tree.
+struct TileCache<'a, D: Disk> {
+    reader: &'a Reader<D>,
+    tiles: RefCell<TilesRead>,
+}
+
+impl<D: Disk> TileCache<'_, D> {
+    fn tile(&self, level: u8, index: u64) -> Option<Arc<Tile>> {
+        if let Some(cached) = self.tiles.borrow().get(&(level, index)) {
+            return cached.clone();
+        }
+        let r = self.reader;
+        let tile = match store::read_tile(&*r.disk, &r.dir, r.log_id, level, index) {
+            TileRead::Found(tile) if level > 0 || level0_matches(&r.leaves, &tile) => {
+                Some(Arc::new(tile))
+            }
+            _ => None,
+        };
+        self.tiles.borrow_mut().insert((level, index), tile.clone());
+        tile
+    }
+}
+
+impl<D: Disk> HashSource for TileCache<'_, D> {
+    fn subtree(&self, level: u8, index: u64) -> Option<Hash> {
+        let source = tiles::TileSource { fetch: |l, i| self.tile(l, i) };
+        source.subtree(level, index).or_else(|| self.reader.rebuilt().subtree(level, index))
+    }
+}
+
+fn level0_matches(leaves: &[Hash], tile: &Tile) -> bool {
+    let Some(from) = usize::try_from(tile.index).ok().and_then(|i| i.checked_mul(TILE_WIDTH))
+    else {
+        return false;
+    };
+    leaves.get(from..from + tile.hashes.len()) == Some(tile.hashes.as_slice())
+}
+
+/// Adds a finding for every sealed segment with non-zero bytes after its seal. Recovery ignores
+/// what follows a seal (the writer never writes there: the preallocated zeros stay zeros, or
+/// the file ends at the seal), so anything else there is a stray or tampered write: `verify`
+/// reports it, so that no byte of a sealed segment can change unnoticed.
+fn findings_after_seals<D: Disk>(
+    disk: &D,
+    dir: &Path,
+    scan: &recovery::Scan,
+    findings: &mut Vec<Finding>,
+) -> Result<(), Error> {
+    let mut added = false;
+    for seg in &scan.segments {
+        let seal = seg.items.iter().rev().find_map(|item| match item {
+            Item::Record(r) if r.kind == RecordKind::Seal => Some(r),
+            _ => None,
+        });
+        let Some(seal) = seal else { continue };
+        let end = seal.offset + seal.len;
+        if end >= seg.len {
+            continue; // shrunk to its seal on close
+        }
+        // A segment is sealed at rotation when the next record does not fit: the tail is
+        // shorter than one record, so reading it is cheap.
+        let path = dir.join(segment::file_name(seg.id));
+        let file = disk.open(&path, OpenMode::Read).map_err(|e| Error::io("open", &path, &e))?;
+        let mut tail = vec![0u8; usize::try_from(seg.len - end).unwrap_or(0)];
+        read_exact_at(&file, &mut tail, end).map_err(|e| Error::io("read", &path, &e))?;
+        let Some(at) = tail.iter().position(|&b| b != 0) else { continue };
+        let offset = (end + at as u64) / format::RECORD_ALIGN as u64 * format::RECORD_ALIGN as u64;
+        findings.push(Finding {
+            anomaly: recovery::Anomaly::Damage(crate::error::DamageKind::Garbage),
+            segment: seg.id,
+            offset,
+            seq_expected: seal.seq + 1,
+        });
+        added = true;
+    }
+    if added {
+        findings.sort_by_key(|f| (f.segment, f.offset));
+    }
+    Ok(())
+}
+
+/// The leaf hashes of the events of the valid prefix, seq 1 first, from the scan.
+fn prefix_leaves(scan: &recovery::Scan, prefix_last: u64) -> Vec<Hash> {
+    let mut leaves = Vec::new();
+    for seg in &scan.segments {
+        for item in &seg.items {
+            let Item::Record(r) = item else { continue };
+            if r.kind != RecordKind::Event || r.seq > prefix_last {
+                continue;
+            }
+            if r.seq != leaves.len() as u64 + 1 {
+                // Not contiguous from seq 1 (retention, or damage): the tree stops here.
+                return leaves;
+            }
+            leaves.push(r.digest);
+        }
+    }
+    leaves
+}
+
+fn encoding_byte(encoding: BodyEncoding) -> u8 {
+    match encoding {
+        BodyEncoding::Postcard => 0,
+        BodyEncoding::Envelope => 1,
+        BodyEncoding::Fixed => 2,
     }
 }
 
@@ -314,7 +789,9 @@ impl<'a, D: Disk> Replay<'a, D> {
         Ok(false)
     }
 
-    fn next_in_segment(&mut self) -> Option<Result<StoredEvent, Error>> {
+    /// The next wanted event record in the loaded segment: header, body range in `bytes`,
+    /// offset.
+    fn next_record(&mut self) -> Option<(RecordHeader, std::ops::Range<usize>, u64)> {
         let s = &self.reader.segments[self.segment - 1];
         while self.offset < self.end {
             let parsed = format::parse_record(
@@ -363,33 +840,39 @@ impl<'a, D: Disk> Replay<'a, D> {
             if !wanted {
                 continue;
             }
-            let encoding = match h.encoding {
-                BodyEncoding::Postcard => 0,
-                BodyEncoding::Envelope => 1,
-                BodyEncoding::Fixed => 2,
-            };
-            let leaf =
-                chain::leaf_hash(h.log_id, h.seq, h.timestamp_nanos, h.flags, encoding, rec.body);
-            let chain_hash = chain::link(&h.prev_hash, &leaf);
-            let event = match h.encoding {
-                BodyEncoding::Postcard => Event::decode_body(rec.body)
-                    .map_err(|e| Error::Body { seq: h.seq, reason: e.to_string() }),
-                other => Err(Error::Body {
-                    seq: h.seq,
-                    reason: format!("body encoding {other:?} is not readable by this version"),
-                }),
-            };
-            return Some(event.map(|event| StoredEvent {
-                seq: h.seq,
-                timestamp_nanos: h.timestamp_nanos,
-                clock_adjusted: h.flags & FLAG_CLOCK_ADJUSTED != 0,
-                chain_hash,
-                segment: s.id,
-                offset: at,
-                event,
-            }));
+            // The body follows the fixed-size header (docs/wal-format.md).
+            let start = at as usize + format::RECORD_HEADER_LEN;
+            let body = start..start + rec.body.len();
+            debug_assert_eq!(self.bytes.get(body.clone()), Some(rec.body));
+            return Some((h, body, at));
         }
         None
+    }
+
+    fn next_in_segment(&mut self) -> Option<Result<StoredEvent, Error>> {
+        let s_id = self.reader.segments[self.segment - 1].id;
+        let (h, body, at) = self.next_record()?;
+        let body = &self.bytes[body];
+        let encoding = encoding_byte(h.encoding);
+        let leaf = chain::leaf_hash(h.log_id, h.seq, h.timestamp_nanos, h.flags, encoding, body);
+        let chain_hash = chain::link(&h.prev_hash, &leaf);
+        let event = match h.encoding {
+            BodyEncoding::Postcard => Event::decode_body(body)
+                .map_err(|e| Error::Body { seq: h.seq, reason: e.to_string() }),
+            other => Err(Error::Body {
+                seq: h.seq,
+                reason: format!("body encoding {other:?} is not readable by this version"),
+            }),
+        };
+        Some(event.map(|event| StoredEvent {
+            seq: h.seq,
+            timestamp_nanos: h.timestamp_nanos,
+            clock_adjusted: h.flags & FLAG_CLOCK_ADJUSTED != 0,
+            chain_hash,
+            segment: s_id,
+            offset: at,
+            event,
+        }))
     }
 }
 

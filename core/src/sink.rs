@@ -24,6 +24,9 @@ use std::thread::JoinHandle;
 use crate::error::Error;
 use crate::event::{Event, EventId, Level, Value};
 use crate::integrity::chain::Hash;
+use crate::integrity::checkpointer::{self, Checkpointer, MerkleOpenReport};
+use crate::integrity::keys;
+use crate::integrity::note::Signer;
 use crate::io::{Clock, Disk, Entropy, OsEntropy, RealDisk, SystemClock};
 use crate::options::Options;
 use crate::wal::format::{framed_len, SegmentId};
@@ -64,6 +67,7 @@ pub struct Sink<D: Disk = RealDisk, C: Clock = SystemClock, E: Entropy = OsEntro
     entropy: Arc<E>,
     options: Options,
     report: RecoveryReport,
+    merkle: Option<MerkleOpenReport>,
     preparer: Mutex<Option<JoinHandle<()>>>,
     _lock: D::Lock,
 }
@@ -80,6 +84,10 @@ struct Shared<D: Disk> {
     queue_max: usize,
     batch_max: usize,
     max_delay: std::time::Duration,
+    /// The Merkle state and checkpoint schedule, when checkpoints are on. Lock order: the
+    /// writer, then this one's locks.
+    integrity: Option<Checkpointer<D>>,
+    failure_handler: Option<crate::options::FailureHandler>,
 }
 
 /// The pending batch and the published results.
@@ -159,11 +167,12 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
         let dir = options.dir.clone();
         if !disk.exists(&dir).map_err(|e| Error::io("stat", &dir, &e))? {
             disk.create_dir_all(&dir).map_err(|e| Error::io("mkdir", &dir, &e))?;
-            // The new directory's own entry must survive a power loss, or every segment in it
-            // goes with it.
-            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-                disk.sync_dir(parent).map_err(|e| Error::io("fsync dir", parent, &e))?;
-            }
+        }
+        // The directory's own entry must survive a power loss, or every segment in it goes
+        // with it. Synced on every open, not only on create: an earlier open may have created
+        // it and then failed before (or while) syncing.
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            disk.sync_dir(parent).map_err(|e| Error::io("fsync dir", parent, &e))?;
         }
         let lock = disk.lock_dir(&dir).map_err(|e| match e.kind() {
             std::io::ErrorKind::WouldBlock => Error::AlreadyOpen { dir: dir.clone() },
@@ -179,6 +188,26 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
         let config = WriterConfig {
             segment_bytes: options.segment_bytes,
             body_max: options.body_max_effective(),
+        };
+        let head = checkpointer::Head {
+            seq_next: start.seq_next,
+            chain: start.chain,
+            timestamp_last: start.timestamp_last,
+        };
+        let (integrity, merkle) = match options.checkpoints.signer.is_some() {
+            true => {
+                let clock: Arc<dyn Clock> = clock.clone();
+                let (c, r) = Checkpointer::open(
+                    disk.clone(),
+                    &dir,
+                    report.log_id,
+                    head,
+                    options.checkpoints.clone(),
+                    clock,
+                )?;
+                (Some(c), Some(r))
+            }
+            false => (None, None),
         };
         let mut writer = Writer::new(disk.clone(), &dir, config, start);
         // Recovery fsynced every record it kept: say so to readers at once (unsynced marker,
@@ -207,6 +236,8 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
             queue_max: options.queue_max,
             batch_max: options.batch_max,
             max_delay: options.max_delay,
+            integrity,
+            failure_handler: options.failure_handler.clone(),
         });
         let worker = shared.clone();
         let log_id = report.log_id;
@@ -220,6 +251,7 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
             entropy,
             options,
             report,
+            merkle,
             preparer: Mutex::new(Some(preparer)),
             _lock: lock,
         })
@@ -228,6 +260,50 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
     /// What recovery found when the log was opened.
     pub fn recovery_report(&self) -> &RecoveryReport {
         &self.report
+    }
+
+    /// How the Merkle state was loaded on open (`None` when checkpoints are off): from its
+    /// cache, or rebuilt from the WAL and why.
+    pub fn merkle_report(&self) -> Option<&MerkleOpenReport> {
+        self.merkle.as_ref()
+    }
+
+    /// Signs and writes a checkpoint of every durable event now, if the tree grew since the
+    /// last one. Returns the tree size signed (`None` if nothing new, or checkpoints are off).
+    ///
+    /// # Errors
+    /// I/O errors writing the checkpoint files.
+    pub fn checkpoint(&self) -> Result<Option<u64>, Error> {
+        match &self.shared.integrity {
+            Some(c) => c.checkpoint(),
+            None => Ok(None),
+        }
+    }
+
+    /// Tiles the sink could not write since it opened (caches: rebuilt on a later open).
+    pub fn merkle_cache_write_failures(&self) -> u64 {
+        self.shared.integrity.as_ref().map_or(0, Checkpointer::cache_errors)
+    }
+
+    /// Rotates the checkpoint signing key: records the rotation in the log (an event with
+    /// [`keys::ROTATION_TEMPLATE`] naming both verifier keys), then writes a checkpoint signed
+    /// by both the old and the new key, and signs with `new` from then on. Auditors holding
+    /// either key verify the boundary checkpoint; `verify` learns the new key from the record.
+    ///
+    /// # Errors
+    /// `Error::Config` if checkpoints are off; as [`Sink::emit`]; I/O errors writing the
+    /// checkpoint (the rotation record is then durable and the new key in use).
+    pub fn rotate_signer(&self, new: Signer) -> Result<Receipt, Error> {
+        let Some(c) = &self.shared.integrity else {
+            return Err(crate::error::ConfigError::CheckpointWithoutSigner.into());
+        };
+        let old = c.signer().verifier();
+        let event = self.new_event(Level::Information, keys::ROTATION_TEMPLATE);
+        let event = keys::rotation_event(event, &old, &new.verifier()).render();
+        let receipt = self.emit(&event)?;
+        c.rotate(new);
+        c.checkpoint()?;
+        Ok(receipt)
     }
 
     /// Starts an event stamped with this sink's clock and a fresh id from its entropy source.
@@ -300,10 +376,11 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
     }
 
     /// Flushes, seals the active segment (a clean close proves every record durable) and stops
-    /// accepting events. Idempotent.
+    /// accepting events. With checkpoints on, then writes the final checkpoint (if configured)
+    /// and the Merkle state. Idempotent.
     ///
     /// # Errors
-    /// The poison, or an I/O error sealing.
+    /// The poison, or an I/O error sealing or writing the final checkpoint.
     pub fn close(&self) -> Result<(), Error> {
         {
             let mut q = self.shared.lock_queue();
@@ -323,7 +400,12 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
         if w.poison().is_some() {
             return Err(w.poison().cloned().unwrap_or(Error::Closed));
         }
-        w.seal_and_shrink()
+        w.seal_and_shrink()?;
+        // After the seal: the final checkpoint covers every event, all of them durable.
+        match &self.shared.integrity {
+            Some(c) => c.close(&w.chain_head()),
+            None => Ok(()),
+        }
     }
 
     /// Counters: queue depth, buffered bytes, batches, durable seq.
@@ -477,7 +559,17 @@ impl<D: Disk> Shared<D> {
         hashes.clear();
         let mut w = self.lock_writer();
         self.install_ready(&mut w, &batch);
+        let segment_before = w.active_segment();
         let appended = w.append(&batch, &mut hashes);
+        let checkpoint_due = match &self.integrity {
+            Some(c) => {
+                // Still under the writer lock: leaves reach the tree in seq order.
+                assert_eq!(hashes.len(), appended.durable, "one chain hash per durable event");
+                c.push_durable(&batch, appended.seq_first, &hashes[..appended.durable]);
+                c.is_due(w.active_segment() != segment_before)
+            }
+            None => false,
+        };
         let idle = self.lock_queue().pending.is_empty();
         if idle && appended.error.is_none() {
             // Tell readers (and a recovery after kill -9) what is durable; unsynced on purpose.
@@ -509,7 +601,24 @@ impl<D: Disk> Shared<D> {
         q.spare = batch;
         q.leader = false;
         self.wake.notify_all();
+        if checkpoint_due {
+            // After publishing: only this emitter waits for the checkpoint's fsyncs.
+            drop(q);
+            self.write_checkpoint();
+            q = self.lock_queue();
+        }
         q
+    }
+
+    /// Writes a due checkpoint; a failure goes to the failure handler (the events are durable
+    /// and acknowledged regardless; the next due checkpoint tries again).
+    fn write_checkpoint(&self) {
+        let Some(c) = &self.integrity else { return };
+        if let Err(e) = c.checkpoint() {
+            if let Some(h) = &self.failure_handler {
+                h(&e);
+            }
+        }
     }
 
     /// Installs a segment the preparer finished; waits for one it is still preparing if this

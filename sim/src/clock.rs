@@ -40,6 +40,7 @@ pub struct FiredTimer {
 }
 
 /// The clock part of the world.
+#[derive(Clone)]
 pub(crate) struct ClockState {
     pub(crate) mono: u64,
     pub(crate) wall: i64,

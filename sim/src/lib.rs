@@ -93,7 +93,9 @@
 //!   persists, in order). `power_loss_keep_dir_ops`; [`SimDisk::crash`].
 //! - **D5** `EIO` on a file sync: the pending writes are dropped from what will persist but
 //!   still read back until a crash, the next sync says `Ok`, and
-//!   `Disk::synced_len_after_failure` reports the durable length until the next crash. `EIO`
+//!   `Disk::synced_len_after_failure` reports the lowest offset the dropped writes touched (as
+//!   `RealDisk` does: in a preallocated file the durable *length* covers the lost bytes) until
+//!   the next crash. `EIO`
 //!   on `sync_dir` (entries stay pending) or on `write_at` (a sector prefix may land).
 //!   `sync_error`, `write_error`; [`SimDisk::fail_next_sync`], [`SimDisk::fail_next_write`].
 //! - **D6** bit flips at rest, in cache and durable content alike. `bit_flip_at_crash`;
@@ -168,6 +170,7 @@ mod ledger;
 mod rng;
 mod scramble;
 mod trace;
+pub mod wal_ops;
 mod world;
 
 pub use clock::{FiredTimer, SimClock, TimerId};

@@ -18,6 +18,7 @@ use crate::rng::Rng;
 use crate::trace::{Event, Op, Trace};
 
 /// Everything one simulated machine holds.
+#[derive(Clone)]
 pub(crate) struct World {
     pub(crate) seed: u64,
     pub(crate) faults: FaultConfig,
@@ -205,6 +206,26 @@ impl Sim {
     /// Every fault injected so far, in order.
     pub fn ledger(&self) -> Vec<FaultRecord> {
         lock(&self.shared).ledger.clone()
+    }
+
+    /// How many faults the ledger holds (cheap: no copy).
+    pub fn ledger_len(&self) -> usize {
+        lock(&self.shared).ledger.len()
+    }
+
+    /// The faults injected since the ledger held `from` entries, in order.
+    pub fn ledger_since(&self, from: usize) -> Vec<FaultRecord> {
+        let world = lock(&self.shared);
+        world.ledger.get(from..).map_or_else(Vec::new, <[FaultRecord]>::to_vec)
+    }
+
+    /// A deep copy of the whole machine (disk, clock, generators, trace and ledger) that evolves
+    /// independently from here on: what-if runs, such as the uninterrupted recovery that a
+    /// recovery interrupted by crashes must match (I10). Handles from this machine do not work
+    /// on the copy; take them from the copy.
+    pub fn snapshot(&self) -> Sim {
+        let world = lock(&self.shared).clone();
+        Sim { shared: Arc::new(Mutex::new(world)) }
     }
 }
 

@@ -1,4 +1,5 @@
-//! Logger adapters: route events from `tracing`, `log` and `slog` into an audit [`Sink`], and the
+//! Logger adapters: route events from `tracing`, `log` and `slog` into an audit
+//! [`Sink`](crate::Sink), and the
 //! [`audit!`](crate::audit) macro for Serilog-style templates.
 //!
 //! Selective routing, as in the seed design: only events marked for audit (a field `audit =

@@ -8,7 +8,8 @@
 //! Decoding treats the bytes as hostile even though a checksum covered them (the checksum
 //! proves we wrote them, not that a past version of us wrote them correctly): it never panics,
 //! allocates at most a small multiple of the input, refuses values nested deeper than
-//! [`MAX_VALUE_DEPTH`] before recursing further, and refuses trailing bytes.
+//! [`MAX_VALUE_DEPTH`] before recursing further, refuses trailing bytes, and refuses every
+//! spelling of an event but its one canonical encoding (so decode and encode are inverses).
 
 // Maintainers: the serde plumbing below uses seeds so each nested value knows its depth. Serde
 // errors cannot carry our typed reasons through postcard (its custom error has no payload), so
@@ -73,6 +74,13 @@ pub enum BodyError {
     TrailingBytes {
         /// Extra bytes after the event.
         count: usize,
+    },
+    /// Decoding: an event spelled with a non-canonical encoding (a varint with superfluous
+    /// continuation bytes). Every event has exactly one body, the one [`Event::encode_body`]
+    /// writes, so decode, encode and the leaf hash over the stored bytes always agree.
+    NonCanonical {
+        /// Body offset of the first byte that differs from the canonical encoding.
+        offset: usize,
     },
 }
 
@@ -152,7 +160,10 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Event, BodyError> {
     assert!(remaining <= tuple.len());
     let offset = bytes.len() - remaining;
     match (decoded, problem.get()) {
-        (Ok(event), _) if remaining == 0 => Ok(event),
+        (Ok(event), _) if remaining == 0 => match first_difference(&event, tuple) {
+            None => Ok(event),
+            Some(at) => Err(BodyError::NonCanonical { offset: 1 + at }),
+        },
         (Ok(_), _) => Err(BodyError::TrailingBytes { count: remaining }),
         (Err(_), Some(problem)) => Err(problem.at(offset)),
         (Err(cause), None) => Err(BodyError::Malformed { offset, kind: cause.into() }),
@@ -183,6 +194,9 @@ impl fmt::Display for BodyError {
                 write!(f, "malformed postcard at byte {offset}: {kind}")
             }
             BodyError::TrailingBytes { count } => write!(f, "{count} trailing bytes"),
+            BodyError::NonCanonical { offset } => {
+                write!(f, "non-canonical encoding at byte {offset}, expected the one encoding")
+            }
         }
     }
 }
@@ -230,6 +244,55 @@ impl postcard::ser_flavors::Flavor for ExtendVec<'_> {
 
     fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
         self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
+/// Where the canonical encoding of `event`'s tuple first differs from `tuple`, if anywhere.
+///
+/// Postcard's decoder accepts varints with superfluous continuation bytes (`0x80 0x00` for 0),
+/// so two byte strings can decode to one event. Re-serialising into a comparing output, which
+/// allocates nothing, finds such a spelling.
+fn first_difference(event: &Event, tuple: &[u8]) -> Option<usize> {
+    let mut compare = CompareWith { expected: tuple, at: 0, mismatch: None };
+    let written = postcard::serialize_with_flavor(&BodyRef(event), &mut compare);
+    if let Err(cause) = written {
+        // Cannot happen: as in `encode`, nothing here refuses a byte.
+        unreachable!("event body: postcard refused a decoded event: {cause}");
+    }
+    match compare.mismatch {
+        Some(at) => Some(at),
+        None if compare.at != tuple.len() => Some(compare.at.min(tuple.len())),
+        None => None,
+    }
+}
+
+/// A postcard output that compares what would be written with `expected`.
+struct CompareWith<'a> {
+    expected: &'a [u8],
+    at: usize,
+    mismatch: Option<usize>,
+}
+
+impl postcard::ser_flavors::Flavor for &mut CompareWith<'_> {
+    type Output = ();
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        if self.mismatch.is_none() && self.expected.get(self.at) != Some(&byte) {
+            self.mismatch = Some(self.at);
+        }
+        self.at += 1;
+        Ok(())
+    }
+
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        for &byte in bytes {
+            self.try_push(byte)?;
+        }
         Ok(())
     }
 
@@ -733,6 +796,23 @@ mod tests {
             Event::decode_body(&utf8),
             Err(BodyError::Malformed { kind: MalformedKind::BadUtf8, .. })
         ));
+    }
+
+    #[test]
+    fn a_non_canonical_varint_is_refused() {
+        // Regression (fuzz target `event_body`): postcard accepts a varint with a superfluous
+        // continuation byte (`0xdf 0x00` for 0x5f), so two bodies decoded to one event and
+        // re-encoding did not give the stored bytes back. Method: spell the one-byte empty
+        // template length 0 as `0x80 0x00`.
+        let canonical = nested_array_body(0);
+        assert!(Event::decode_body(&canonical).is_ok());
+        let mut padded = canonical.clone();
+        padded.splice(19..20, [0x80, 0x00]); // template length: 0, in two bytes
+        assert_eq!(Event::decode_body(&padded), Err(BodyError::NonCanonical { offset: 19 }));
+        let found = [1, 255, 206, 169, 206, 223, 24, 1, 0, 0, 33, 0, 0, 0, 0, 1, 0, 169, 206];
+        let mut fuzzed = found.to_vec();
+        fuzzed.extend_from_slice(&[223, 0, 0, 0, 0, 0, 0]);
+        assert!(matches!(Event::decode_body(&fuzzed), Err(BodyError::NonCanonical { .. })));
     }
 
     #[test]

@@ -164,6 +164,11 @@ pub fn recover<D: Disk, E: Entropy + ?Sized>(
     };
     let (head, ended_by_cut) = head;
     let active = continue_after(disk, dir, &loaded, &head, ended_by_cut, segment_bytes)?;
+    // Every directory entry the writer will rely on must be durable before its first ack: an
+    // earlier open may have renamed a segment into place and then failed to fsync the
+    // directory, and reusing that segment would put acknowledged records in a file whose name
+    // a power loss can still revert. One fsync of the directory settles every entry in it.
+    disk.sync_dir(dir).map_err(|e| Error::io("fsync dir", dir, &e))?;
     let start = WriterStart {
         log_id: loaded.scan.log_id,
         seq_next: head.seq_next,
@@ -171,17 +176,17 @@ pub fn recover<D: Disk, E: Entropy + ?Sized>(
         timestamp_last: head.timestamp_last,
         active,
     };
-    // Segments with data that remain in the log (a cut moves later ones to quarantine), so a
-    // repeated recovery reports the same number.
-    let head_id = head.segment.map_or(0, |(id, _)| id.0);
+    // The segments holding the kept events: a pure function of what survives, so a repeated
+    // recovery (after a crash in this one) reports the same number.
     let segments = loaded
         .scan
         .segments
         .iter()
         .filter(|s| {
-            recovery::has_data(s)
-                && s.id.0 <= head_id
-                && dir_has(&**disk, dir, s.id).unwrap_or(false)
+            s.items.iter().any(|i| {
+                matches!(i, scan::Item::Record(r)
+                    if r.kind == format::RecordKind::Event && r.seq < head.seq_next)
+            })
         })
         .count();
     let report = report(&**disk, dir, loaded.scan.log_id, segments, head.events, &start)?;

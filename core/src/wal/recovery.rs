@@ -124,6 +124,8 @@ pub fn decide(anomaly: Anomaly, e: u64, w: u64) -> Decision {
         (Anomaly::Damage(DamageKind::UnsyncedAfterFailedSync), _) => Decision::CutTail,
         // Valid records of a newer format version: never cut what we cannot read.
         (Anomaly::Damage(DamageKind::Unsupported), _) => Decision::Refuse,
+        #[cfg(feature = "canary-truncate-on-crc")] // CANARY: cuts durable data at a bad checksum
+        (Anomaly::Damage(DamageKind::Checksum { .. }), true) => Decision::CutTail,
         (Anomaly::Damage(_), true) => Decision::Refuse,
         (Anomaly::Damage(_), false) => Decision::CutTail,
         (Anomaly::Hole, true) => Decision::Refuse,

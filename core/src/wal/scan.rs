@@ -157,12 +157,17 @@ pub fn scan_segment(
                 }
             }
             Ok(rec) => {
-                let end = pos + rec.framed_len();
+                // The padding can run past the limit (a file or trusted length that ends
+                // inside it): the item stops there, so items never overlap or pass the end.
+                let end = (pos + rec.framed_len()).min(limit);
                 items.push(damage(pos, end, DamageKind::Garbage));
                 pos = end;
             }
             Err(RecordDefect::Zero) => {
+                #[cfg(not(feature = "canary-scan-stops-at-zero"))]
                 let z = zero_run_end(view, pos).min(stop);
+                #[cfg(feature = "canary-scan-stops-at-zero")] // CANARY: all zeros after a zero
+                let z = limit;
                 items.push(Item::Zeros { offset: pos as u64, len: (z - pos) as u64 });
                 pos = z;
             }
@@ -302,6 +307,7 @@ fn overlaps(ranges: &[Range<u64>], pos: usize, len: usize) -> bool {
 
 /// The end of the run of zero bytes starting at `pos`, rounded down to alignment (but past
 /// `pos`), or the end of `bytes`.
+#[cfg_attr(feature = "canary-scan-stops-at-zero", allow(dead_code))]
 fn zero_run_end(bytes: &[u8], pos: usize) -> usize {
     let rest = &bytes[pos..];
     let mut n = 0;
@@ -372,6 +378,31 @@ mod tests {
             at = item.end();
         }
         assert_eq!(at, 4096);
+    }
+
+    #[test]
+    fn damage_whose_padding_crosses_the_end_stops_at_the_end() {
+        // Regression (fuzz target `segment_scan`): a record whose header and body fit but whose
+        // zero padding ran past the end of the bytes scanned (a file, or a trusted length not a
+        // multiple of 8, ending inside it) became a damage item reaching past that end: it
+        // overlapped the next item, or passed the end of the file. Method: end both inside
+        // the padding of the second record; the items must still tile the file.
+        let b = segment_with(3, 4096);
+        let padding_end = SEGMENT_HEADER_LEN + 2 * format::framed_len(13);
+        let tiles = |s: &SegmentScan, len: usize| {
+            let mut at = SEGMENT_HEADER_LEN as u64;
+            for item in &s.items {
+                assert_eq!(item.offset(), at, "{:?}", s.items);
+                at = item.end();
+            }
+            assert_eq!(at, len as u64, "{:?}", s.items);
+        };
+        let trusted = Some(padding_end as u64 - 1);
+        let s = scan_segment(SegmentId(1), &b, 1, 1 << 20, &[], trusted);
+        assert!(matches!(s.items[1], Item::Damage { kind: DamageKind::Garbage, .. }));
+        tiles(&s, b.len());
+        let short = &b[..padding_end - 1];
+        tiles(&scan_segment(SegmentId(1), short, 1, 1 << 20, &[], None), short.len());
     }
 
     #[test]

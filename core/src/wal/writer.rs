@@ -409,7 +409,13 @@ impl<D: Disk> Writer<D> {
         hashes: &mut Vec<Hash>,
         hashes_before: usize,
     ) -> Result<(), Error> {
-        if let Err(e) = self.active.file.sync_data() {
+        #[cfg(not(feature = "canary-ack-before-sync"))]
+        let synced = self.active.file.sync_data();
+        #[cfg(feature = "canary-ack-before-sync")] // CANARY: acks a batch no fdatasync covered
+        let synced: std::io::Result<()> = Ok(());
+        #[cfg(feature = "canary-fsync-retry")] // CANARY: retries a failed fdatasync, then acks
+        let synced = synced.or_else(|_| self.active.file.sync_data());
+        if let Err(e) = synced {
             hashes.truncate(hashes_before);
             return Err(self.poison_with("fdatasync", &e));
         }

@@ -210,6 +210,15 @@ impl SimDisk {
         })
     }
 
+    /// Cancels every direct injection still queued for the next operations on `path` (a test
+    /// that armed one for a write that never came must not have it fire on a later write).
+    ///
+    /// # Errors
+    /// `NotFound` if `path` is not a file.
+    pub fn cancel_injections(&self, path: &Path) -> io::Result<()> {
+        self.inject(path, "cancel_injections", |inode| inode.inject = Default::default())
+    }
+
     /// D6: flips bit `bit` (0-7) of the byte at `offset` of `path`, in both the durable and the
     /// cached content: a silent corruption at rest, the same on every re-read.
     ///

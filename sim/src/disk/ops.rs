@@ -310,22 +310,36 @@ impl World {
     }
 
     /// D5 on sync: the pending writes are dropped from what will persist (the page cache keeps
-    /// returning them until a crash), and the durable length is remembered for
-    /// `synced_len_after_failure`.
+    /// returning them until a crash), and the lowest offset they touched is remembered for
+    /// `synced_len_after_failure`, as `RealDisk` does: in a preallocated file the durable
+    /// *length* says nothing, because the dropped bytes lie inside it.
     fn fail_sync(&mut self, id: InodeId) {
         let inode = self.disk.inode_mut(id);
         let mut span: Option<(u64, u64)> = None;
+        // The lowest offset from which content may differ from what the cache shows.
+        let mut dirty_from: Option<u64> = None;
         for p in &inode.pending {
-            if let PendingOp::Write { offset, len, .. } = p.op {
-                let end = offset + len as u64;
-                span = Some(span.map_or((offset, end), |(lo, hi)| (lo.min(offset), hi.max(end))));
+            match p.op {
+                PendingOp::Write { offset, len, .. } => {
+                    let end = offset + len as u64;
+                    span =
+                        Some(span.map_or((offset, end), |(lo, hi)| (lo.min(offset), hi.max(end))));
+                    dirty_from = Some(dirty_from.map_or(offset, |d| d.min(offset)));
+                }
+                PendingOp::SetLen { len } => {
+                    dirty_from = Some(dirty_from.map_or(len, |d| d.min(len)));
+                }
             }
         }
         let durable_len = inode.durable_len;
         let (lo, hi) = span.unwrap_or((durable_len, inode.cache_len.max(durable_len)));
         inode.clear_pending();
         let path = inode.path.clone();
-        self.disk.failed_syncs.insert(path.clone(), durable_len);
+        if let Some(dirty_from) = dirty_from {
+            let trusted = dirty_from.min(durable_len);
+            let entry = self.disk.failed_syncs.entry(path.clone()).or_insert(trusted);
+            *entry = (*entry).min(trusted);
+        }
         self.log_fault(FaultKind::SyncError, path, lo, hi - lo, false);
     }
 

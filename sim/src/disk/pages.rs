@@ -64,13 +64,24 @@ pub(crate) struct Pages {
 
 impl Pages {
     /// Writes `data` at `offset`, allocating (and filling) pages as needed.
+    ///
+    /// Zeros written where no page exists, in a file whose never-written bytes read as zeros,
+    /// allocate nothing: the page reads as zeros either way. A log preallocates its segments
+    /// by writing zeros, so this keeps a 1 MiB segment that holds a few records at a few pages.
     pub(crate) fn write(&mut self, mut offset: u64, mut data: &[u8], fill: Fill) {
         while !data.is_empty() {
             let index = offset / PAGE_U64;
             let within = (offset % PAGE_U64) as usize;
             let n = (PAGE - within).min(data.len());
-            let page = self.map.entry(index).or_insert_with(|| new_page(index, fill));
-            page[within..within + n].copy_from_slice(&data[..n]);
+            let chunk = &data[..n];
+            match self.map.get_mut(&index) {
+                Some(page) => page[within..within + n].copy_from_slice(chunk),
+                None if fill == Fill::Zero && is_zero(chunk) => {}
+                None => {
+                    let page = self.map.entry(index).or_insert_with(|| new_page(index, fill));
+                    page[within..within + n].copy_from_slice(chunk);
+                }
+            }
             offset += n as u64;
             data = &data[n..];
         }
@@ -120,6 +131,16 @@ impl Pages {
     }
 }
 
+/// Whether every byte is zero. Branch-free over words so it vectorises.
+pub(crate) fn is_zero(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    let mut acc = 0u64;
+    for w in &mut words {
+        acc |= u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+    }
+    acc == 0 && words.remainder().iter().all(|b| *b == 0)
+}
+
 fn new_page(index: u64, fill: Fill) -> Page {
     let mut page = Box::new([0u8; PAGE]);
     if let Fill::Garbage(_) = fill {
@@ -145,6 +166,24 @@ mod tests {
         let mut buf = [7u8; 16];
         pages.read(0, &mut buf, Fill::Zero);
         assert_eq!(buf, [0; 16]);
+    }
+
+    #[test]
+    fn zeros_written_into_a_hole_allocate_nothing_but_garbage_files_still_store_them() {
+        let mut pages = Pages::default();
+        pages.write(0, &[0u8; 3 * PAGE], Fill::Zero);
+        assert_eq!(pages.pages_allocated(), 0);
+        pages.write(10, b"x", Fill::Zero);
+        pages.write(0, &[0u8; 20], Fill::Zero); // an existing page is overwritten
+        let mut buf = [1u8; 20];
+        pages.read(0, &mut buf, Fill::Zero);
+        assert_eq!(buf, [0u8; 20]);
+        let mut garbage = Pages::default();
+        garbage.write(0, &[0u8; 16], Fill::Garbage(3));
+        let mut back = [1u8; 16];
+        garbage.read(0, &mut back, Fill::Garbage(3));
+        assert_eq!(back, [0u8; 16], "written zeros read as zeros, not as garbage");
+        assert!(is_zero(&[0; 13]) && !is_zero(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 1]));
     }
 
     #[test]

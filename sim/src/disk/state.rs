@@ -24,6 +24,7 @@ use crate::rng::Rng;
 pub(crate) type InodeId = u32;
 
 /// The whole simulated file system.
+#[derive(Clone)]
 pub(crate) struct DiskState {
     pub(crate) inodes: Vec<Inode>,
     /// Every directory that currently exists, including the roots `/` and `` (for relative
@@ -31,7 +32,8 @@ pub(crate) struct DiskState {
     pub(crate) dirs: BTreeMap<PathBuf, Dir>,
     /// Directories whose lock is held, with the `LOCK` file's inode.
     pub(crate) locks: BTreeSet<PathBuf>,
-    /// Paths whose file sync failed in this process, with the length known durable.
+    /// Paths whose file sync failed in this process, with the lowest offset whose content may
+    /// not be durable (the `RealDisk` meaning of `synced_len_after_failure`).
     pub(crate) failed_syncs: BTreeMap<PathBuf, u64>,
     /// The process generation: bumped by every crash; handles from older ones are dead.
     pub(crate) epoch: u64,
@@ -53,6 +55,7 @@ pub(crate) struct DiskState {
 }
 
 /// A file's identity and content.
+#[derive(Clone)]
 pub(crate) struct Inode {
     /// The last name it was given (for the ledger and `synced_len_after_failure`).
     pub(crate) path: PathBuf,

@@ -469,6 +469,28 @@ fn reads_after_fsync_error_still_return_lost_bytes_until_crash() {
 }
 
 #[test]
+fn failed_sync_inside_a_preallocated_file_reports_where_the_dropped_write_began() {
+    // Goal: a log preallocates its segments, so after a failed fsync the file *length* is
+    // durable while a write inside it is not. Method: preallocate 8 KiB durably, write at 4096,
+    // fail the sync: the trusted length must be 4096 (where the dropped bytes start), as
+    // `RealDisk` reports, not the 8 KiB durable length.
+    let (_, disk) = quiet(16);
+    let file = durable_file(&disk);
+    write_all_at(&file, &[0u8; 8192], 0).unwrap();
+    file.sync_data().unwrap();
+    write_all_at(&file, b"record", 4096).unwrap();
+    write_all_at(&file, b"later", 6000).unwrap();
+    disk.fail_next_sync(path(FILE)).unwrap();
+    assert!(file.sync_data().is_err());
+    assert_eq!(disk.synced_len_after_failure(path(FILE)), Some(4096));
+    // A second failure further on keeps the lowest offset.
+    write_all_at(&file, b"more", 7000).unwrap();
+    disk.fail_next_sync(path(FILE)).unwrap();
+    assert!(file.sync_data().is_err());
+    assert_eq!(disk.synced_len_after_failure(path(FILE)), Some(4096));
+}
+
+#[test]
 fn write_error_returns_eio_and_may_land_a_sector_prefix() {
     let (_, disk) = quiet(15);
     let file = durable_file(&disk);

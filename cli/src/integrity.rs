@@ -1,0 +1,354 @@
+//! Tamper-evidence commands: keygen, the checkpoint half of verify, prove, bundle and
+//! verify-bundle. Exit codes are in `main.rs` and `docs/cli.md`.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use mtlog_audit::integrity::audit::{AuditReport, CheckpointInput, Verdict};
+use mtlog_audit::integrity::bundle::{Bundle, BundleError};
+use mtlog_audit::integrity::chain::to_hex;
+use mtlog_audit::integrity::checkpoint::{Checkpoint, OpenError};
+use mtlog_audit::integrity::note::{NoteError, Signer, Verifier};
+use mtlog_audit::integrity::store;
+use mtlog_audit::io::{Entropy, OsEntropy};
+use mtlog_audit::Reader;
+use serde_json::{json, Value};
+
+use crate::commands::{input, Failure, Outcome, EXIT_DAMAGED};
+
+/// Exit code: a checkpoint or bundle was altered, or the log's history disagrees with one.
+pub const EXIT_TAMPERED: u8 = 4;
+/// Exit code: the log holds fewer events than a checkpoint it was shown.
+pub const EXIT_BEHIND: u8 = 5;
+/// Exit code: checkpoints are signed only by keys not given.
+pub const EXIT_UNVERIFIABLE: u8 = 6;
+
+/// The exit code of an audit verdict.
+pub fn verdict_code(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::Tampered => EXIT_TAMPERED,
+        Verdict::Behind => EXIT_BEHIND,
+        Verdict::Damaged => EXIT_DAMAGED,
+        Verdict::Unverifiable => EXIT_UNVERIFIABLE,
+        Verdict::Valid => 0,
+    }
+}
+
+/// Reads `--key` values: a path to a verifier key file, or the key text itself.
+pub fn load_keys(keys: &[String]) -> Result<Vec<Verifier>, Failure> {
+    keys.iter()
+        .map(|k| {
+            let path = Path::new(k);
+            let text = if path.is_file() {
+                std::fs::read_to_string(path).map_err(|e| input(format!("--key {k}: {e}")))?
+            } else {
+                k.clone()
+            };
+            Verifier::from_vkey(text.trim()).map_err(|e| input(format!("--key {k}: {e}")))
+        })
+        .collect()
+}
+
+/// Reads `--checkpoint` files.
+pub fn load_checkpoints(files: &[std::path::PathBuf]) -> Result<Vec<CheckpointInput>, Failure> {
+    files
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::read(f).map_err(|e| input(format!("{}: {e}", f.display())))?;
+            Ok(CheckpointInput { source: f.display().to_string(), external: true, bytes })
+        })
+        .collect()
+}
+
+/// The checkpoint lines of `verify` (text) after the WAL lines.
+pub fn print_audit(report: &AuditReport, reader: &Reader) {
+    println!("merkle     {} events, root {}", report.tree_size, to_hex(&report.root));
+    if report.checkpoints.is_empty() {
+        println!("checkpoint none found");
+    }
+    for c in &report.checkpoints {
+        let size = c.checkpoint.as_ref().map_or("?".to_owned(), |c| c.size().to_string());
+        let place = if c.external { "external" } else { "in log" };
+        println!("checkpoint {size} ({place}) {}", c.source);
+        println!("             {}; {}", c.signature, c.tree);
+    }
+    for c in &report.consistency {
+        println!("consistent {} -> {}: {}", c.old_size, c.new_size, c.status);
+    }
+    for (seq, key) in &report.keys_learned {
+        println!("key        trusted {key} from the rotation record at seq {seq}");
+    }
+    print_cache(reader, false);
+    let verdict = report.verdict();
+    let verified = report
+        .checkpoints
+        .iter()
+        .filter(|c| {
+            matches!(c.signature, mtlog_audit::integrity::audit::SignatureStatus::Verified(_))
+        })
+        .count();
+    match verdict {
+        Verdict::Valid if report.signatures_checked => println!(
+            "integrity  valid: {verified} checkpoint(s) signed by trusted keys, roots match the \
+             log, consistent"
+        ),
+        Verdict::Valid => println!(
+            "integrity  roots match the log and are consistent; signatures not checked (give \
+             --key)"
+        ),
+        Verdict::Damaged => {
+            println!("integrity  checkpoints up to the damage match; see the findings above")
+        }
+        other => println!("integrity  {other}"),
+    }
+}
+
+/// The checkpoint fields of `verify --json`.
+pub fn audit_json(report: &AuditReport, reader: &Reader) -> Value {
+    let checkpoints: Vec<Value> = report
+        .checkpoints
+        .iter()
+        .map(|c| {
+            json!({
+                "source": c.source,
+                "external": c.external,
+                "tree_size": c.checkpoint.as_ref().map(Checkpoint::size),
+                "origin": c.checkpoint.as_ref().map(|c| c.origin().to_owned()),
+                "signature": c.signature.to_string(),
+                "tree": c.tree.to_string(),
+            })
+        })
+        .collect();
+    let consistency: Vec<Value> = report
+        .consistency
+        .iter()
+        .map(|c| json!({"old_size": c.old_size, "new_size": c.new_size, "status": c.status.to_string()}))
+        .collect();
+    json!({
+        "tree_size": report.tree_size,
+        "merkle_root": to_hex(&report.root),
+        "checkpoints": checkpoints,
+        "consistency": consistency,
+        "keys_learned": report.keys_learned.iter().map(|(s, k)| json!({"seq": s, "key": k.to_string()})).collect::<Vec<_>>(),
+        "verdict": format!("{:?}", report.verdict()).to_lowercase(),
+        "merkle_cache_damaged": print_cache(reader, true),
+    })
+}
+
+/// Checks the tile cache; prints a line if damaged (unless quiet). Returns the damaged paths.
+fn print_cache(reader: &Reader, quiet: bool) -> Vec<String> {
+    if !reader.dir().join(store::MERKLE_DIR).is_dir() {
+        return Vec::new();
+    }
+    let cache = reader.check_merkle_cache();
+    let damaged: Vec<String> =
+        cache.tiles_damaged.iter().map(|(p, why)| format!("{}: {why}", p.display())).collect();
+    if !quiet && !damaged.is_empty() {
+        println!(
+            "cache      {} damaged tile(s), not used (a cache: rebuilt from the WAL on the next \
+             open; the log itself is not affected)",
+            damaged.len()
+        );
+        for d in &damaged {
+            println!("  {d}");
+        }
+    }
+    damaged
+}
+
+pub fn keygen(name: &str, out: &Path, as_json: bool) -> Outcome {
+    let signer = Signer::generate(name, &mut |buf| OsEntropy.fill(buf))
+        .map_err(|e| input(format!("--name {name}: {e}")))?;
+    let key_path = with_suffix(out, "key");
+    let vkey_path = with_suffix(out, "vkey");
+    for p in [&key_path, &vkey_path] {
+        if p.exists() {
+            return Err(input(format!("{}: already exists; not overwriting a key", p.display())));
+        }
+    }
+    write_private(&key_path, &format!("{}\n", signer.private_key_text()))?;
+    let vkey = signer.verifier().to_vkey();
+    std::fs::write(&vkey_path, format!("{vkey}\n"))
+        .map_err(|e| input(format!("{}: {e}", vkey_path.display())))?;
+    if as_json {
+        println!(
+            "{}",
+            json!({"name": name, "key": signer.key().to_string(), "private_key_file": key_path,
+                   "vkey_file": vkey_path, "vkey": vkey})
+        );
+    } else {
+        println!("private key  {} (mode 0600: keep it secret)", key_path.display());
+        println!("verifier key {} (give this to auditors)", vkey_path.display());
+        println!("{vkey}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn with_suffix(prefix: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = prefix.as_os_str().to_os_string();
+    name.push(".");
+    name.push(suffix);
+    name.into()
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), Failure> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| input(format!("{}: {e}", path.display())))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| input(format!("{}: {e}", path.display())))
+}
+
+/// The tree size proofs are made for by default: the newest checkpoint's, else the log's.
+fn default_tree_size(reader: &Reader) -> Result<u64, Failure> {
+    let newest = reader.checkpoints().map_err(input)?.iter().filter_map(|f| f.size_named).max();
+    Ok(newest.filter(|&n| n <= reader.tree_size()).unwrap_or(reader.tree_size()))
+}
+
+pub fn prove(
+    reader: &Reader,
+    seq: Option<u64>,
+    old_size: Option<u64>,
+    tree_size: Option<u64>,
+    as_json: bool,
+) -> Outcome {
+    let size = match tree_size {
+        Some(s) => s,
+        None => default_tree_size(reader)?,
+    };
+    let hex_all = |h: &[[u8; 32]]| h.iter().map(to_hex).collect::<Vec<_>>();
+    match (seq, old_size) {
+        (Some(seq), None) => {
+            let p = reader
+                .prove_inclusion(seq, size)
+                .map_err(|e| input(format!("--seq {seq}: {e}")))?;
+            if as_json {
+                println!(
+                    "{}",
+                    json!({"seq": p.seq, "leaf_index": p.leaf_index(), "tree_size": p.tree_size,
+                           "leaf_hash": to_hex(&p.leaf_hash), "root": to_hex(&p.root),
+                           "proof": hex_all(&p.hashes)})
+                );
+            } else {
+                println!("seq        {} (leaf index {})", p.seq, p.leaf_index());
+                println!("tree size  {}", p.tree_size);
+                println!("leaf hash  {}", to_hex(&p.leaf_hash));
+                println!("root       {}", to_hex(&p.root));
+                println!(
+                    "proof      {} hash(es), deepest sibling first (RFC 9162)",
+                    p.hashes.len()
+                );
+                for h in &p.hashes {
+                    println!("  {}", to_hex(h));
+                }
+            }
+        }
+        (None, Some(old)) => {
+            let p = reader
+                .prove_consistency(old, size)
+                .map_err(|e| input(format!("--old-size {old}: {e}")))?;
+            if as_json {
+                println!(
+                    "{}",
+                    json!({"old_size": p.old_size, "new_size": p.new_size,
+                           "old_root": to_hex(&p.old_root), "new_root": to_hex(&p.new_root),
+                           "proof": hex_all(&p.hashes)})
+                );
+            } else {
+                println!("old size   {} root {}", p.old_size, to_hex(&p.old_root));
+                println!("new size   {} root {}", p.new_size, to_hex(&p.new_root));
+                println!("proof      {} hash(es) (RFC 9162 consistency)", p.hashes.len());
+                for h in &p.hashes {
+                    println!("  {}", to_hex(h));
+                }
+            }
+        }
+        _ => return Err(input("give exactly one of --seq N or --old-size N")),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn bundle(
+    reader: &Reader,
+    seqs: (u64, u64),
+    checkpoint: Option<&Path>,
+    output: &Path,
+    as_json: bool,
+) -> Outcome {
+    let path = match checkpoint {
+        Some(p) => p.to_path_buf(),
+        None => reader.dir().join(store::CHECKPOINTS_DIR).join(store::LATEST),
+    };
+    let note = std::fs::read_to_string(&path)
+        .map_err(|e| input(format!("{}: {e} (no checkpoint to prove against)", path.display())))?;
+    let (first, last) = seqs;
+    let last = last.min(reader.tree_size());
+    let bundle = reader.export_bundle(first..=last, &note).map_err(input)?;
+    std::fs::write(output, bundle.to_json())
+        .map_err(|e| input(format!("{}: {e}", output.display())))?;
+    if as_json {
+        println!(
+            "{}",
+            json!({"output": output, "count": bundle.count, "seq_first": bundle.seq_first,
+                   "seq_last": bundle.seq_last, "tree_size": bundle.tree_size, "checkpoint": path})
+        );
+    } else {
+        println!(
+            "bundled {} events (seqs {}..={}) with proofs against the checkpoint of {} events \
+             ({}) into {}",
+            bundle.count,
+            bundle.seq_first,
+            bundle.seq_last,
+            bundle.tree_size,
+            path.display(),
+            output.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn verify_bundle(file: &Path, keys: &[String], as_json: bool) -> Outcome {
+    let verifiers = load_keys(keys)?;
+    if verifiers.is_empty() {
+        return Err(input("verify-bundle needs at least one --key"));
+    }
+    let text =
+        std::fs::read_to_string(file).map_err(|e| input(format!("{}: {e}", file.display())))?;
+    let result = Bundle::from_json(&text).and_then(|b| b.verify(&verifiers));
+    let (code, message) = match &result {
+        Ok(r) => (
+            0,
+            format!(
+                "valid: {} events, seqs {}..={}, each proved in the checkpoint of {} events \
+                 signed by {}",
+                r.count,
+                r.seq_first,
+                r.seq_last,
+                r.checkpoint.size(),
+                r.signed_by.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        ),
+        Err(BundleError::Checkpoint(OpenError::Note(NoteError::Unverifiable { .. }))) => (
+            EXIT_UNVERIFIABLE,
+            format!(
+                "UNVERIFIABLE: {}",
+                result.as_ref().err().map(ToString::to_string).unwrap_or_default()
+            ),
+        ),
+        Err(BundleError::Format(e)) => return Err(input(format!("{}: {e}", file.display()))),
+        Err(e) => (EXIT_TAMPERED, format!("TAMPERED: {e}")),
+    };
+    if as_json {
+        println!("{}", json!({"valid": code == 0, "result": message}));
+    } else {
+        println!("bundle     {}", file.display());
+        println!("result     {message}");
+    }
+    Ok(if code == 0 { ExitCode::SUCCESS } else { ExitCode::from(code) })
+}

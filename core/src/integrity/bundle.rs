@@ -1,0 +1,309 @@
+//! Export bundles: a signed checkpoint, a contiguous run of event records and one inclusion
+//! proof per record, in one JSON document that verifies offline with only the verifier key.
+//!
+//! ```text
+//! {
+//!   "format": "mtlog-audit-bundle/1",
+//!   "log_id": "<32 hex digits>",          the log id the leaf bytes start with
+//!   "checkpoint": "<signed note text>",   C2SP tlog-checkpoint in a C2SP signed note
+//!   "tree_size": S,                       the checkpoint's tree size
+//!   "count": k, "seq_first": a, "seq_last": b,
+//!   "entries": [ { "seq", "timestamp_nanos", "flags", "encoding",
+//!                  "body": "<base64 record body>", "proof": ["<hex>", ...],
+//!                  "clef": "<the event as CLEF, informational, checked against body>" } ]
+//! }
+//! ```
+//!
+//! The bundle states its count and seq range, and entries must be exactly the seqs `a..=b`:
+//! an entry dropped from the file, or two swapped, fails verification.
+
+use std::fmt;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use super::chain::{self, to_hex};
+use super::checkpoint::{Checkpoint, OpenError};
+use super::merkle::{self, Hash, ProofError};
+use super::note::{NoteKey, Verifier};
+use crate::event::Event;
+
+/// The `format` value of this version.
+pub const BUNDLE_FORMAT: &str = "mtlog-audit-bundle/1";
+/// The most entries one bundle holds.
+pub const BUNDLE_ENTRIES_MAX: u64 = 1 << 20;
+
+/// An export bundle (see the module docs).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bundle {
+    /// [`BUNDLE_FORMAT`].
+    pub format: String,
+    /// The log id, 32 lowercase hex digits.
+    pub log_id: String,
+    /// The signed checkpoint note.
+    pub checkpoint: String,
+    /// The checkpoint's tree size.
+    pub tree_size: u64,
+    /// How many entries.
+    pub count: u64,
+    /// The first entry's seq.
+    pub seq_first: u64,
+    /// The last entry's seq.
+    pub seq_last: u64,
+    /// The entries, in seq order.
+    pub entries: Vec<BundleEntry>,
+}
+
+/// One event record with its inclusion proof.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleEntry {
+    /// The seq.
+    pub seq: u64,
+    /// The record's raw timestamp.
+    pub timestamp_nanos: i64,
+    /// The record's flags.
+    pub flags: u16,
+    /// The body encoding byte.
+    pub encoding: u8,
+    /// The body, standard base64.
+    pub body: String,
+    /// The inclusion proof at `tree_size`, hex hashes.
+    pub proof: Vec<String>,
+    /// The event as CLEF (informational; checked against the body when it decodes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clef: Option<String>,
+}
+
+/// What a verified bundle proves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BundleReport {
+    /// The checkpoint.
+    pub checkpoint: Checkpoint,
+    /// The keys whose signatures verified.
+    pub signed_by: Vec<NoteKey>,
+    /// Entries proved.
+    pub count: u64,
+    /// Their seq range.
+    pub seq_first: u64,
+    /// Their seq range.
+    pub seq_last: u64,
+}
+
+/// Why a bundle did not verify (or could not be made).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BundleError {
+    /// Not a bundle of this format.
+    Format(String),
+    /// The checkpoint did not open (unverifiable, altered or malformed).
+    Checkpoint(OpenError),
+    /// The stated tree size is not the checkpoint's.
+    TreeSize {
+        /// Stated.
+        stated: u64,
+        /// The checkpoint's.
+        checkpoint: u64,
+    },
+    /// The stated count or range disagrees with the entries: an entry was dropped or added.
+    Count {
+        /// The count stated.
+        stated: u64,
+        /// The range stated.
+        seq_first: u64,
+        /// The range stated.
+        seq_last: u64,
+        /// Entries present.
+        found: u64,
+    },
+    /// An entry is not the seq its place requires (dropped, swapped or duplicated).
+    Seq {
+        /// The entry's position.
+        position: u64,
+        /// The seq expected there.
+        expected: u64,
+        /// The seq found.
+        found: u64,
+    },
+    /// An entry's fields do not decode.
+    Entry {
+        /// Its seq.
+        seq: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An entry's proof does not lead to the checkpoint's root: the entry was altered.
+    Proof {
+        /// Its seq.
+        seq: u64,
+        /// Why.
+        error: ProofError,
+    },
+    /// An entry's CLEF text is not its body's.
+    Clef {
+        /// Its seq.
+        seq: u64,
+    },
+    /// Making a bundle: the log has no such records or proofs (message says which).
+    Export(String),
+}
+
+impl fmt::Display for BundleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BundleError::Format(e) => write!(f, "not a {BUNDLE_FORMAT} bundle: {e}"),
+            BundleError::Checkpoint(e) => write!(f, "bundle checkpoint: {e}"),
+            BundleError::TreeSize { stated, checkpoint } => {
+                write!(f, "bundle states tree size {stated}, its checkpoint {checkpoint}")
+            }
+            BundleError::Count { stated, seq_first, seq_last, found } => write!(
+                f,
+                "bundle states {stated} entries for seqs {seq_first}..={seq_last} but holds \
+                 {found}: entries were dropped or added"
+            ),
+            BundleError::Seq { position, expected, found } => write!(
+                f,
+                "bundle entry {position} is seq {found}, expected {expected}: entries were \
+                 dropped, swapped or duplicated"
+            ),
+            BundleError::Entry { seq, reason } => write!(f, "bundle entry seq {seq}: {reason}"),
+            BundleError::Proof { seq, error } => {
+                write!(f, "bundle entry seq {seq} is not in the checkpoint's tree: {error}")
+            }
+            BundleError::Clef { seq } => {
+                write!(f, "bundle entry seq {seq}: its CLEF text is not what its body holds")
+            }
+            BundleError::Export(e) => write!(f, "cannot export a bundle: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BundleError {}
+
+impl Bundle {
+    /// Parses a bundle's JSON.
+    ///
+    /// # Errors
+    /// [`BundleError::Format`].
+    pub fn from_json(text: &str) -> Result<Bundle, BundleError> {
+        let bundle: Bundle =
+            serde_json::from_str(text).map_err(|e| BundleError::Format(e.to_string()))?;
+        if bundle.format != BUNDLE_FORMAT {
+            return Err(BundleError::Format(format!("format is {:?}", bundle.format)));
+        }
+        Ok(bundle)
+    }
+
+    /// The bundle as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Verifies the bundle with only public data: the checkpoint's signature with `verifiers`,
+    /// the stated count and range against the entries, and every entry's inclusion proof.
+    ///
+    /// # Errors
+    /// The first [`BundleError`] found.
+    pub fn verify(&self, verifiers: &[Verifier]) -> Result<BundleReport, BundleError> {
+        if self.format != BUNDLE_FORMAT {
+            return Err(BundleError::Format(format!("format is {:?}", self.format)));
+        }
+        let log_id = u128::from_str_radix(&self.log_id, 16)
+            .map_err(|_| BundleError::Format("log_id is not 32 hex digits".into()))?;
+        let (checkpoint, signed_by) = Checkpoint::open_note(self.checkpoint.as_bytes(), verifiers)
+            .map_err(BundleError::Checkpoint)?;
+        if checkpoint.size() != self.tree_size {
+            return Err(BundleError::TreeSize {
+                stated: self.tree_size,
+                checkpoint: checkpoint.size(),
+            });
+        }
+        let found = self.entries.len() as u64;
+        let span = self.seq_last.checked_sub(self.seq_first).map(|d| d + 1);
+        if found != self.count || span != Some(self.count) || self.seq_first == 0 {
+            return Err(BundleError::Count {
+                stated: self.count,
+                seq_first: self.seq_first,
+                seq_last: self.seq_last,
+                found,
+            });
+        }
+        for (position, entry) in self.entries.iter().enumerate() {
+            let expected = self.seq_first + position as u64;
+            if entry.seq != expected {
+                let position = position as u64;
+                return Err(BundleError::Seq { position, expected, found: entry.seq });
+            }
+            verify_entry(log_id, &checkpoint, entry)?;
+        }
+        Ok(BundleReport {
+            checkpoint,
+            signed_by,
+            count: self.count,
+            seq_first: self.seq_first,
+            seq_last: self.seq_last,
+        })
+    }
+}
+
+fn verify_entry(
+    log_id: u128,
+    checkpoint: &Checkpoint,
+    entry: &BundleEntry,
+) -> Result<(), BundleError> {
+    let seq = entry.seq;
+    let bad = |reason: &str| BundleError::Entry { seq, reason: reason.to_owned() };
+    let body = BASE64.decode(&entry.body).map_err(|_| bad("body is not base64"))?;
+    let proof: Vec<Hash> = entry
+        .proof
+        .iter()
+        .map(|h| from_hex(h).ok_or_else(|| bad("proof hash is not 64 hex digits")))
+        .collect::<Result<_, _>>()?;
+    let leaf =
+        chain::leaf_hash(log_id, seq, entry.timestamp_nanos, entry.flags, entry.encoding, &body);
+    merkle::verify_inclusion(&leaf, seq - 1, checkpoint.size(), &proof, &checkpoint.root())
+        .map_err(|error| BundleError::Proof { seq, error })?;
+    if let (Some(clef), 0) = (&entry.clef, entry.encoding) {
+        let event = Event::decode_body(&body).map_err(|e| bad(&e.to_string()))?;
+        if &event.to_clef() != clef {
+            return Err(BundleError::Clef { seq });
+        }
+    }
+    Ok(())
+}
+
+/// Builds a bundle entry from a record's parts and its proof.
+pub fn entry(
+    seq: u64,
+    timestamp_nanos: i64,
+    flags: u16,
+    encoding: u8,
+    body: &[u8],
+    proof: &[Hash],
+) -> BundleEntry {
+    let clef = match encoding {
+        0 => Event::decode_body(body).ok().map(|e| e.to_clef()),
+        _ => None,
+    };
+    BundleEntry {
+        seq,
+        timestamp_nanos,
+        flags,
+        encoding,
+        body: BASE64.encode(body),
+        proof: proof.iter().map(to_hex).collect(),
+        clef,
+    }
+}
+
+/// Parses 64 hex digits.
+pub fn from_hex(text: &str) -> Option<Hash> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}

@@ -1,0 +1,165 @@
+//! Keys for signed checkpoints: loading a signer from a file or the environment, reading
+//! verifier keys, and key rotation records.
+//!
+//! Key text is Go's `golang.org/x/mod/sumdb/note` format (see [`note`](super::note)): the
+//! private key file holds `PRIVATE+KEY+<name>+<id>+<base64>`, the verifier key file
+//! `<name>+<id>+<base64>`. `mtlog-audit keygen` writes both.
+//!
+//! **Rotation** is itself a log record: an event with the template [`ROTATION_TEMPLATE`] and
+//! the properties [`ROTATION_OLD_KEY`] and [`ROTATION_NEW_KEY`] holding the two verifier keys.
+//! The first checkpoint after it is signed by both keys. An auditor who trusts the old key
+//! therefore learns the new one from the log itself: the rotation record is covered by a
+//! checkpoint the old key signed (see [`audit`](super::audit)).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::event::{Event, Value};
+use crate::io::Disk;
+
+use super::note::{KeyError, Signer, Verifier};
+use super::store;
+
+/// The message template of a key rotation record.
+pub const ROTATION_TEMPLATE: &str = "Checkpoint signing key rotated from {OldKey} to {NewKey}";
+/// The property holding the old verifier key text.
+pub const ROTATION_OLD_KEY: &str = "OldKey";
+/// The property holding the new verifier key text.
+pub const ROTATION_NEW_KEY: &str = "NewKey";
+/// The environment variable [`signer_from_env`] reads by default.
+pub const SIGNER_ENV: &str = "MTLOG_AUDIT_SIGNER_KEY";
+
+/// Why a key could not be loaded. Never shows the secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyLoadError {
+    /// The key file could not be read.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error kind.
+        kind: std::io::ErrorKind,
+    },
+    /// The key file does not exist.
+    Missing {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The environment variable is not set (or not UTF-8).
+    Unset {
+        /// The variable.
+        var: String,
+    },
+    /// The text is not a valid key.
+    Key {
+        /// Where it came from (file or variable).
+        source: String,
+        /// What is wrong.
+        error: KeyError,
+    },
+}
+
+impl fmt::Display for KeyLoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyLoadError::Io { path, kind } => write!(f, "reading {}: {kind}", path.display()),
+            KeyLoadError::Missing { path } => write!(f, "key file {} not found", path.display()),
+            KeyLoadError::Unset { var } => write!(f, "environment variable {var} is not set"),
+            KeyLoadError::Key { source, error } => write!(f, "{source}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for KeyLoadError {}
+
+/// Loads a signer from a private key file (Go's text format, as `mtlog-audit keygen` writes).
+///
+/// # Errors
+/// [`KeyLoadError`].
+pub fn signer_from_file<D: Disk>(disk: &D, path: &Path) -> Result<Signer, KeyLoadError> {
+    let bytes = store::read_file(disk, path)
+        .map_err(|e| KeyLoadError::Io { path: path.to_path_buf(), kind: e.kind() })?
+        .ok_or_else(|| KeyLoadError::Missing { path: path.to_path_buf() })?;
+    let text = String::from_utf8_lossy(&bytes);
+    Signer::from_private_key_text(text.trim())
+        .map_err(|error| KeyLoadError::Key { source: path.display().to_string(), error })
+}
+
+/// Loads a signer from the environment variable `var` holding the private key text.
+///
+/// # Errors
+/// [`KeyLoadError::Unset`] or [`KeyLoadError::Key`].
+pub fn signer_from_env(var: &str) -> Result<Signer, KeyLoadError> {
+    let text = std::env::var(var).map_err(|_| KeyLoadError::Unset { var: var.to_owned() })?;
+    Signer::from_private_key_text(text.trim())
+        .map_err(|error| KeyLoadError::Key { source: format!("${var}"), error })
+}
+
+/// A key rotation found in the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRotation {
+    /// The seq of the rotation record.
+    pub seq: u64,
+    /// The key that signed checkpoints before it.
+    pub old: Verifier,
+    /// The key that signs checkpoints after it.
+    pub new: Verifier,
+}
+
+/// The event that records a rotation from `old` to `new` (emit it, then sign the next
+/// checkpoint with both keys; `Sink::rotate_signer` does all of it).
+pub fn rotation_event(event: Event, old: &Verifier, new: &Verifier) -> Event {
+    event
+        .with_property(ROTATION_OLD_KEY, old.to_vkey())
+        .with_property(ROTATION_NEW_KEY, new.to_vkey())
+}
+
+/// The rotation an event records, if it is a well-formed rotation record.
+pub fn parse_rotation(seq: u64, event: &Event) -> Option<KeyRotation> {
+    if event.template != ROTATION_TEMPLATE {
+        return None;
+    }
+    let key = |name| match event.property(name) {
+        Some(Value::Str(text)) => Verifier::from_vkey(text).ok(),
+        _ => None,
+    };
+    Some(KeyRotation { seq, old: key(ROTATION_OLD_KEY)?, new: key(ROTATION_NEW_KEY)? })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventId, Level};
+
+    #[test]
+    fn rotation_records_round_trip_and_others_are_ignored() {
+        let old = Signer::from_seed("k", [1; 32]).unwrap().verifier();
+        let new = Signer::from_seed("k", [2; 32]).unwrap().verifier();
+        let base = Event::new(EventId([0; 16]), 0, Level::Information, ROTATION_TEMPLATE);
+        let event = rotation_event(base.clone(), &old, &new).render();
+        let body = {
+            let mut b = Vec::new();
+            event.encode_body(&mut b).unwrap();
+            Event::decode_body(&b).unwrap()
+        };
+        let found = parse_rotation(7, &body).unwrap();
+        assert_eq!(found, KeyRotation { seq: 7, old: old.clone(), new });
+        assert_eq!(parse_rotation(7, &base), None);
+        let other = Event::new(EventId([0; 16]), 0, Level::Information, "hello");
+        assert_eq!(parse_rotation(7, &rotation_event(other, &old, &old)), None);
+    }
+
+    #[test]
+    fn env_and_file_errors_never_show_the_secret() {
+        let err = signer_from_env("MTLOG_AUDIT_TEST_SURELY_UNSET").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable MTLOG_AUDIT_TEST_SURELY_UNSET is not set"
+        );
+        let err = KeyLoadError::Key {
+            source: "x".into(),
+            error: Signer::from_private_key_text("PRIVATE+KEY+a+00000000+AAAA").unwrap_err(),
+        };
+        assert!(!err.to_string().contains("AAAA"));
+    }
+}
