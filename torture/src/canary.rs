@@ -67,7 +67,14 @@ fn run_variant(
         cmd.args(["--features", f]);
     }
     cmd.args(["--", "--seeds", &seeds.to_string(), "--start", &start.to_string()])
-        .args(["--no-progress", "--no-determinism", "--no-coverage-gate", "--cards", "0"])
+        .args([
+            "--no-progress",
+            "--no-determinism",
+            "--no-coverage-gate",
+            "--cards",
+            "0",
+            "--no-report",
+        ])
         .arg("--failures-out")
         .arg(&file);
     let tail = match cmd.output() {

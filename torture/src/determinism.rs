@@ -52,7 +52,7 @@ fn run_child(
     let status = Command::new(exe)
         .args(["--seeds", &seeds.to_string(), "--start", &start.to_string()])
         .args(["--scenario", scenario.name(), "--jobs", &jobs.to_string()])
-        .args(["--no-progress", "--no-determinism", "--no-coverage-gate", "--quiet"])
+        .args(["--no-progress", "--no-determinism", "--no-coverage-gate", "--quiet", "--no-report"])
         .arg("--hashes-out")
         .arg(&file)
         .stdout(std::process::Stdio::null())

@@ -49,8 +49,11 @@ struct RunArgs {
     #[arg(long)]
     jobs: Option<usize>,
     /// Write report.html and report.json into this directory.
-    #[arg(long)]
+    #[arg(long, default_value = "torture-report")]
     report: Option<PathBuf>,
+    /// Write no report (and skip the determinism check that goes with it).
+    #[arg(long)]
+    no_report: bool,
     /// Take the first seed from the git commit (fresh but replayable in CI).
     #[arg(long)]
     seed_from_git: bool,
@@ -152,7 +155,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: RunArgs) -> ExitCode {
+fn run(mut args: RunArgs) -> ExitCode {
+    if args.no_report {
+        args.report = None;
+    }
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
