@@ -549,7 +549,7 @@ impl<D: Disk> Shared<D> {
         batch.clear();
         // Take at most batch_max events; the rest stay pending for the next leader.
         let take = q.pending.len().min(self.batch_max);
-        split_front(&mut q.pending, &mut batch, take);
+        q.pending.move_front_into(&mut batch, take);
         let ticket_first = q.ticket_taken;
         q.ticket_taken += take as u64;
         let mut hashes = q.hashes_pool.pop().unwrap_or_default();
@@ -686,20 +686,6 @@ impl<D: Disk> Shared<D> {
             }
         }
     }
-}
-
-/// Moves the first `n` events of `from` into `to` (which is empty).
-fn split_front(from: &mut Batch, to: &mut Batch, n: usize) {
-    debug_assert!(to.is_empty());
-    if n == from.len() {
-        std::mem::swap(from, to);
-        return;
-    }
-    let bytes: usize = from.entries[..n].iter().map(|e| e.body_len as usize).sum();
-    to.bodies.extend_from_slice(&from.bodies[..bytes]);
-    to.entries.extend_from_slice(&from.entries[..n]);
-    from.bodies.drain(..bytes);
-    from.entries.drain(..n);
 }
 
 /// The result for `ticket`, if its batch has completed.

@@ -590,7 +590,7 @@ impl<'k> Run<'k> {
         let (subs, next, bytes) = {
             let log = self.log.as_mut().expect("commit on an open log");
             let take = log.queue.len().min(self.knobs.batch_max);
-            split_front(&mut log.queue, &mut batch, take);
+            log.queue.move_front_into(&mut batch, take);
             let subs: Vec<(usize, usize)> = log.queue_subs.drain(..take).collect();
             let next = SegmentId(log.writer.active_segment().0 + 1);
             let bytes: u64 =
@@ -1119,18 +1119,4 @@ enum Step {
     Progress,
     DiskFull,
     Idle,
-}
-
-/// Moves the first `n` events of `from` into `to` (which is empty), as `sink.rs` does.
-fn split_front(from: &mut Batch, to: &mut Batch, n: usize) {
-    debug_assert!(to.is_empty());
-    if n == from.len() {
-        std::mem::swap(from, to);
-        return;
-    }
-    let bytes: usize = from.entries[..n].iter().map(|e| e.body_len as usize).sum();
-    to.bodies.extend_from_slice(&from.bodies[..bytes]);
-    to.entries.extend_from_slice(&from.entries[..n]);
-    from.bodies.drain(..bytes);
-    from.entries.drain(..n);
 }

@@ -69,6 +69,23 @@ impl Batch {
         });
     }
 
+    /// Moves the first `n` events into `to` (which must be empty): how a group-commit leader
+    /// takes at most `batch_max` events and leaves the rest pending. Shared by the production
+    /// glue and the simulator, so both split batches the same way.
+    pub fn move_front_into(&mut self, to: &mut Batch, n: usize) {
+        assert!(to.is_empty());
+        assert!(n <= self.len());
+        if n == self.len() {
+            std::mem::swap(self, to);
+            return;
+        }
+        let bytes: usize = self.entries[..n].iter().map(|e| e.body_len as usize).sum();
+        to.bodies.extend_from_slice(&self.bodies[..bytes]);
+        to.entries.extend_from_slice(&self.entries[..n]);
+        self.bodies.drain(..bytes);
+        self.entries.drain(..n);
+    }
+
     /// Empties the batch, keeping its buffers.
     pub fn clear(&mut self) {
         self.bodies.clear();
