@@ -129,13 +129,6 @@ fn sqlite(dir: &Path, writers: usize, duration: Duration) -> Measurement {
     let elapsed = started.elapsed();
     let hist = hist.into_inner().unwrap();
     let count = count.into_inner();
-    Measurement {
-        name: format!("SQLite WAL synchronous=FULL, {writers} writer(s)"),
-        per_sec: count as f64 / elapsed.as_secs_f64(),
-        p50_us: hist.value_at_quantile(0.5),
-        p99_us: hist.value_at_quantile(0.99),
-        p999_us: hist.value_at_quantile(0.999),
-        count,
-        syncs: 0,
-    }
+    let name = format!("SQLite WAL synchronous=FULL, {writers} writer(s)");
+    Measurement::from_histogram(name, count, elapsed, &hist, 0)
 }

@@ -43,6 +43,27 @@ pub struct Measurement {
     pub syncs: u64,
 }
 
+impl Measurement {
+    /// A measurement from a latency histogram: `count` appends over `elapsed`.
+    pub fn from_histogram(
+        name: String,
+        count: u64,
+        elapsed: Duration,
+        hist: &Histogram<u64>,
+        syncs: u64,
+    ) -> Measurement {
+        Measurement {
+            name,
+            per_sec: count as f64 / elapsed.as_secs_f64(),
+            p50_us: hist.value_at_quantile(0.50),
+            p99_us: hist.value_at_quantile(0.99),
+            p999_us: hist.value_at_quantile(0.999),
+            count,
+            syncs,
+        }
+    }
+}
+
 /// The body of a benchmark event of about `size` bytes once encoded.
 fn padding(size: usize) -> String {
     "x".repeat(size.saturating_sub(120).max(1))
@@ -95,15 +116,13 @@ pub fn sink_closed_loop(
     sink.close().expect("close");
     let hist = hist.into_inner().unwrap();
     let count = count.into_inner();
-    Measurement {
-        name: format!("mtlog-audit, {writers} writer(s)"),
-        per_sec: count as f64 / elapsed.as_secs_f64(),
-        p50_us: hist.value_at_quantile(0.50),
-        p99_us: hist.value_at_quantile(0.99),
-        p999_us: hist.value_at_quantile(0.999),
+    Measurement::from_histogram(
+        format!("mtlog-audit, {writers} writer(s)"),
         count,
-        syncs: stats.batches,
-    }
+        elapsed,
+        &hist,
+        stats.batches,
+    )
 }
 
 /// Offers `rate` events per second (open loop, spread over `writers` threads) for `duration`
@@ -159,15 +178,13 @@ pub fn sink_fixed_rate(
     sink.close().expect("close");
     let hist = hist.into_inner().unwrap();
     let count = count.into_inner();
-    Measurement {
-        name: format!("mtlog-audit, {rate}/s offered"),
-        per_sec: count as f64 / elapsed.as_secs_f64(),
-        p50_us: hist.value_at_quantile(0.50),
-        p99_us: hist.value_at_quantile(0.99),
-        p999_us: hist.value_at_quantile(0.999),
+    Measurement::from_histogram(
+        format!("mtlog-audit, {rate}/s offered"),
         count,
-        syncs: stats.batches,
-    }
+        elapsed,
+        &hist,
+        stats.batches,
+    )
 }
 
 /// The raw limit: one thread appending `per_sync` records of `record_size` bytes per
@@ -210,19 +227,17 @@ pub fn raw_fdatasync(
     let elapsed = started.elapsed();
     drop(file);
     let _ = std::fs::remove_file(&path);
-    Measurement {
-        name: if per_sync == 1 {
+    Measurement::from_histogram(
+        if per_sync == 1 {
             "naive: 1 record per fdatasync".into()
         } else {
             format!("raw: {per_sync} records per fdatasync")
         },
-        per_sec: count as f64 / elapsed.as_secs_f64(),
-        p50_us: hist.value_at_quantile(0.50),
-        p99_us: hist.value_at_quantile(0.99),
-        p999_us: hist.value_at_quantile(0.999),
         count,
+        elapsed,
+        &hist,
         syncs,
-    }
+    )
 }
 
 /// A file of `len` zero bytes, written and fdatasynced, as a preallocated segment is.
