@@ -147,6 +147,9 @@ struct Harness {
     in_flight: Vec<Event>,
     /// The lowest seq a flip of durable data since the last recovery can have affected.
     hit_seq: Option<u64>,
+    /// Whether a flip landed in space the log does not use (past a seal, past the last record):
+    /// recovery must not care, but `verify` may rightly report the changed bytes.
+    flipped_unused: bool,
     cuts: usize,
     reopens: u64,
     corruption: Option<Corruption>,
@@ -175,6 +178,7 @@ impl Harness {
             log: Vec::new(),
             in_flight: Vec::new(),
             hit_seq: None,
+            flipped_unused: false,
             cuts: 0,
             reopens: 0,
             corruption: None,
@@ -400,7 +404,17 @@ impl Harness {
     fn check_reader(&self) {
         let reader = Reader::open_with(self.disk.clone(), Path::new(DIR), false).expect("reader");
         let report = reader.verify_integrity();
-        assert!(report.is_valid(), "findings after recovery: {:?}", report.findings);
+        // A flip in unused space (e.g. the zeros after a rotation seal) costs no data, and
+        // `verify` reports it as changed bytes; nothing else may be found.
+        let tolerated = |f: &mtlog_audit::wal::recovery::Finding| {
+            self.flipped_unused
+                && matches!(f.anomaly, mtlog_audit::wal::recovery::Anomaly::Damage(_))
+        };
+        assert!(
+            report.findings.iter().all(tolerated),
+            "findings after recovery: {:?}",
+            report.findings
+        );
         let visible = (report.watermark as usize).min(self.log.len());
         let shown: Vec<Event> = reader
             .replay(1..=u64::MAX)
@@ -428,8 +442,9 @@ impl Harness {
             return;
         }
         let at = offset as usize % len;
-        if let Some(h) = self.hit_seq_of(&ids, id, at as u64) {
-            self.hit_seq = Some(self.hit_seq.map_or(h, |old| old.min(h)));
+        match self.hit_seq_of(&ids, id, at as u64) {
+            Some(h) => self.hit_seq = Some(self.hit_seq.map_or(h, |old| old.min(h))),
+            None => self.flipped_unused = true,
         }
         self.disk.flip_bit(&path, at as u64, bit % 8).expect("flip");
     }
