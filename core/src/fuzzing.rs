@@ -29,7 +29,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use crate::error::DamageKind;
-use crate::event::{Event, Value};
+use crate::event::Event;
 use crate::integrity::chain;
 use crate::integrity::checkpoint::Checkpoint;
 use crate::integrity::merkle::{self, Frontier, StoredTree};
@@ -405,26 +405,5 @@ fn check_salvage(mut scan: Scan) {
 
 /// Event equality with floats compared by bits (so a NaN equals the same NaN).
 fn same_event(a: &Event, b: &Event) -> bool {
-    a.id == b.id
-        && a.timestamp_nanos == b.timestamp_nanos
-        && a.level == b.level
-        && a.template == b.template
-        && a.message == b.message
-        && a.exception == b.exception
-        && same_entries(&a.properties, &b.properties)
-}
-
-fn same_entries(a: &[(String, Value)], b: &[(String, Value)]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && same_value(va, vb))
-}
-
-fn same_value(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::F64(x), Value::F64(y)) => x.to_bits() == y.to_bits(),
-        (Value::Array(xs), Value::Array(ys)) => {
-            xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same_value(x, y))
-        }
-        (Value::Map(xs), Value::Map(ys)) => same_entries(xs, ys),
-        _ => a == b,
-    }
+    a.bitwise_eq(b)
 }

@@ -165,6 +165,36 @@ impl Event {
     }
 }
 
+impl Event {
+    /// Equality with floats compared by their bits, so a NaN equals the same NaN: what a
+    /// round trip through a codec must preserve (`==` says NaN != NaN).
+    pub fn bitwise_eq(&self, other: &Event) -> bool {
+        self.id == other.id
+            && self.timestamp_nanos == other.timestamp_nanos
+            && self.level == other.level
+            && self.template == other.template
+            && self.message == other.message
+            && self.exception == other.exception
+            && entries_bitwise_eq(&self.properties, &other.properties)
+    }
+}
+
+fn entries_bitwise_eq(a: &[(String, Value)], b: &[(String, Value)]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && value_bitwise_eq(va, vb))
+}
+
+fn value_bitwise_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::F64(x), Value::F64(y)) => x.to_bits() == y.to_bits(),
+        (Value::Array(xs), Value::Array(ys)) => {
+            xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| value_bitwise_eq(x, y))
+        }
+        (Value::Map(xs), Value::Map(ys)) => entries_bitwise_eq(xs, ys),
+        _ => a == b,
+    }
+}
+
 /// Strategies and comparisons shared by the codec tests.
 #[cfg(test)]
 pub(crate) mod test_support {
@@ -219,29 +249,7 @@ pub(crate) mod test_support {
 
     /// Event equality that compares floats by bits, so NaN equals the same NaN.
     pub(crate) fn same_event(a: &Event, b: &Event) -> bool {
-        a.id == b.id
-            && a.timestamp_nanos == b.timestamp_nanos
-            && a.level == b.level
-            && a.template == b.template
-            && a.message == b.message
-            && a.exception == b.exception
-            && same_entries(&a.properties, &b.properties)
-    }
-
-    fn same_entries(a: &[(String, Value)], b: &[(String, Value)]) -> bool {
-        a.len() == b.len()
-            && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && same_value(va, vb))
-    }
-
-    fn same_value(a: &Value, b: &Value) -> bool {
-        match (a, b) {
-            (Value::F64(x), Value::F64(y)) => x.to_bits() == y.to_bits(),
-            (Value::Array(xs), Value::Array(ys)) => {
-                xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same_value(x, y))
-            }
-            (Value::Map(xs), Value::Map(ys)) => same_entries(xs, ys),
-            _ => a == b,
-        }
+        a.bitwise_eq(b)
     }
 }
 
