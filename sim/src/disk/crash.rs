@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use super::ops::sector_boundaries;
 use super::pages::{pages_for, Fill, Pages, SECTOR};
-use super::state::{Entry, Fate, InodeId, PendingOp};
+use super::state::{pending_data, Entry, Fate, InodeId, PendingOp};
 use super::CrashKind;
 use crate::ledger::FaultKind;
 use crate::rng::Rng;
@@ -146,7 +146,7 @@ impl World {
             let p = inode.pending[index];
             match p.op {
                 PendingOp::Write { offset, start, len, fate } => {
-                    let data = &inode.pending_bytes[start..start + len];
+                    let data = pending_data(&inode.pending_bytes, start, len);
                     let end = offset + len as u64;
                     match fate {
                         Fate::Misdirected { inode: target, offset: at } => {

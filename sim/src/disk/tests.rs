@@ -137,6 +137,36 @@ fn process_crash_keeps_every_completed_write() {
 }
 
 #[test]
+fn pending_writes_of_zeros_persist_and_drop_like_any_other_write() {
+    // Goal: the uncopied zero-write path (preallocation) has the semantics of a copied write.
+    // Method: zeros over synced data, then a sync (must land), a process crash (must land),
+    // and a power loss before the sync (must revert to the synced data).
+    let data = vec![0xabu8; 3 * 4096];
+    let zeros = vec![0u8; 2 * 4096];
+    let mut expected = data.clone();
+    expected[4096..3 * 4096].fill(0);
+    for how in ["sync", "kill", "power"] {
+        let (_, disk) = quiet(40);
+        let file = durable_file(&disk);
+        write_all_at(&file, &data, 0).unwrap();
+        file.sync_data().unwrap();
+        write_all_at(&file, &zeros, 4096).unwrap();
+        assert_eq!(read_all(&disk, FILE), expected, "{how}: the cache shows the zeros");
+        match how {
+            "sync" => {
+                file.sync_data().unwrap();
+                drop(file);
+                disk.crash(CrashKind::PowerLoss);
+            }
+            "kill" => disk.crash(CrashKind::Process),
+            _ => disk.crash(CrashKind::PowerLoss),
+        }
+        let want = if how == "power" { &data } else { &expected };
+        assert_eq!(&read_all(&disk, FILE), want, "{how}");
+    }
+}
+
+#[test]
 fn handles_from_before_a_crash_fail_and_locks_are_released() {
     let (_, disk) = quiet(5);
     let file = durable_file(&disk);
