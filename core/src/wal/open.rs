@@ -5,11 +5,43 @@
 //! head hash and report:
 //! 1. leftover `.prep` files are removed (they never held a record);
 //! 2. for a tail verdict, the tail's bytes are saved to `quarantine/` (tmp, fdatasync, rename,
-//!    fsync dir; an existing quarantine file for the same cut is kept, never overwritten), later
-//!    segments holding data are moved there whole;
+//!    fsync dir; an existing file holding the same capture is kept, one holding another capture
+//!    of the same place gets a repeat name beside it, none is overwritten), later segments
+//!    holding data are moved there whole;
 //! 3. the last segment with data is shrunk to where its valid records end (the torn bytes were
 //!    saved first) and fsynced: a shrink is atomic under power loss, a written seal is not;
 //! 4. appends continue in the next segment, empty and prepared.
+//!
+//! # Examples
+//!
+//! [`load`] reads a log without changing it (what checkers and readers start from);
+//! [`recover`] is what `Sink::open` runs under the directory lock:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mtlog_audit::io::{Disk, OsEntropy, RealDisk};
+//! use mtlog_audit::wal::format::RECORD_BODY_HARD_MAX;
+//! use mtlog_audit::wal::{open, recovery};
+//! use mtlog_audit::{Level, Options, Sink};
+//!
+//! # let tmp = tempfile::tempdir()?;
+//! # let dir = tmp.path();
+//! let sink = Sink::open(Options::new(dir))?;
+//! sink.event(Level::Information, "One").emit()?;
+//! sink.event(Level::Information, "Two").emit()?;
+//! drop(sink);
+//!
+//! let loaded = open::load(&RealDisk, dir, RECORD_BODY_HARD_MAX)?.expect("a log");
+//! assert_eq!(loaded.bytes.len(), loaded.scan.segments.len());
+//! assert!(matches!(recovery::classify(&loaded.scan), recovery::Verdict::Clean(_)));
+//!
+//! let disk = Arc::new(RealDisk);
+//! let _lock = disk.lock_dir(dir)?;
+//! let (start, report) = open::recover(&disk, dir, 1 << 20, 1 << 10, &OsEntropy)?;
+//! assert_eq!((report.events, report.seq_next, start.seq_next), (2, 3, 3));
+//! assert!(report.cuts.is_empty());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,7 +57,8 @@ use crate::wal::segment::{self, Prepared};
 use crate::wal::writer::WriterStart;
 
 /// What recovery on open did and found. Derived from durable state only, so a crash during
-/// recovery followed by another open yields an equal report.
+/// recovery followed by another open yields an equal report. See
+/// [`Sink::open`](crate::Sink::open) for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecoveryReport {
     /// The log id.
@@ -54,8 +87,12 @@ pub struct Loaded {
 
 /// Reads and scans every segment in `dir`. No writes.
 ///
+/// Returns `None` for a directory without segment files. See the [module docs](self) for an
+/// example.
+///
 /// # Errors
-/// I/O errors listing or reading; corruption if no segment header identifies the log.
+/// `Error::Io` if the directory cannot be listed or a segment file cannot be opened or sized;
+/// `Error::Corruption` (`DamageKind::SegmentHeader`) if no segment header identifies the log.
 pub fn load<D: Disk>(disk: &D, dir: &Path, body_max: usize) -> Result<Option<Loaded>, Error> {
     load_inner(disk, dir, body_max, true)
 }
@@ -127,8 +164,13 @@ fn load_inner<D: Disk>(
 /// Recovers the log in `dir` for writing (the caller holds the directory lock).
 ///
 /// # Errors
-/// `Error::Corruption` for damage at or below the durable watermark (nothing is changed);
-/// I/O errors; `Error::DiskFull` if no segment can be prepared.
+/// `Error::Corruption` for damage at or below the durable watermark, or no segment header
+/// naming the log (nothing is changed); `Error::DiskFull` if no segment can be prepared, or
+/// `Error::Poisoned` if preparing it meets another I/O error (see
+/// [`segment::prepare`]); `Error::Io` for any other I/O error
+/// (listing the directory, removing `.prep` files, reading segments, saving a tail to the
+/// quarantine, shrinking the last segment, syncing). See the [module docs](self) for an
+/// example.
 pub fn recover<D: Disk, E: Entropy + ?Sized>(
     disk: &Arc<D>,
     dir: &Path,

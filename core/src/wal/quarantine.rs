@@ -4,9 +4,46 @@
 //! `MTLQUAR1`, segment, offset, length, seq range, reason, CRC32C) followed by the raw bytes.
 //! Whole segments past a cut are moved to `quarantine/SSSS…-OOOO…-NNNN….wal`. The file is
 //! written to a `.tmp` name, fdatasynced, renamed and the directory fsynced, and a quarantine
-//! file that already exists is never overwritten: after a crash mid-recovery the first capture
-//! of the damaged bytes stays, whatever the interrupted recovery did to the segment after it.
-//! Since the report is read back from these files, a repeated recovery reports the same cuts.
+//! file that already exists is never overwritten. After a crash mid-recovery the repeated
+//! recovery finds its own capture (same header fields, same bytes) and keeps it, so a repeated
+//! recovery reports the same cuts.
+//!
+//! A place (segment id, offset) can be cut more than once in a log's life: recovery may
+//! prepare a segment id again after an earlier cut shrank that segment to its header or moved
+//! it into quarantine whole, and the new file can be cut at the same offset. Such a later cut
+//! is a different capture, so it goes under the first free repeat name, `SSSS…-OOOO…_RRR.q`
+//! (moved segments: `SSSS…-OOOO…_RRR-NNNN….wal`), `RRR` counting from 001. Neither capture
+//! is lost and each is reported.
+//!
+//! # Examples
+//!
+//! A power loss while the seal was being written, simulated by cutting the file short:
+//!
+//! ```
+//! use mtlog_audit::io::RealDisk;
+//! use mtlog_audit::wal::format::SegmentId;
+//! use mtlog_audit::wal::{quarantine, segment};
+//! use mtlog_audit::{Level, Options, Sink};
+//!
+//! # let tmp = tempfile::tempdir()?;
+//! # let dir = tmp.path();
+//! let sink = Sink::open(Options::new(dir))?;
+//! sink.event(Level::Information, "One").emit()?;
+//! sink.event(Level::Information, "Two").emit()?;
+//! drop(sink); // closes: writes the seal after event 2
+//! let file = std::fs::OpenOptions::new()
+//!     .write(true)
+//!     .open(dir.join(segment::file_name(SegmentId(1))))?;
+//! file.set_len(file.metadata()?.len() - 50)?; // half a seal
+//!
+//! let sink = Sink::open(Options::new(dir))?; // recovery saves the torn bytes, then cuts
+//! let report = sink.recovery_report();
+//! assert_eq!(report.events, 2); // nothing acknowledged was lost
+//! assert_eq!(report.cuts.len(), 1);
+//! assert_eq!(quarantine::list(&RealDisk, dir)?, report.cuts);
+//! assert!(dir.join(quarantine::DIR).join(&report.cuts[0].file).exists());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +57,8 @@ use crate::wal::segment;
 pub const DIR: &str = "quarantine";
 const MAGIC: [u8; 8] = *b"MTLQUAR1";
 const HEADER_LEN: usize = 80;
+/// How many cuts one place (segment id, offset) can take: the repeat number has three digits.
+pub const CUTS_AT_ONE_PLACE_MAX: u32 = 1_000;
 
 /// One recorded cut (or one segment moved aside by a cut).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,48 +77,111 @@ pub struct QuarantineEntry {
     pub reason: Option<DamageKind>,
 }
 
-fn name_for(cut: &Cut) -> String {
-    format!("{:020}-{:012}.q", cut.segment.0, cut.offset)
-}
-
-/// Saves the cut bytes, unless this cut was saved before.
+/// Saves the cut bytes, unless this capture was saved before (a repeated recovery).
+///
+/// A file of this cut's name that holds another capture (the place was cut before, in an
+/// earlier file with the same segment id) is kept, and this capture takes the next repeat name.
 ///
 /// # Errors
-/// Any I/O error (recovery stops; nothing has been cut yet).
+/// Any I/O error (recovery stops; nothing has been cut yet); `AlreadyExists` if the place was
+/// cut [`CUTS_AT_ONE_PLACE_MAX`] times.
 pub fn save_bytes<D: Disk>(disk: &D, dir: &Path, cut: &Cut, bytes: &[u8]) -> Result<(), Error> {
     let qdir = ensure_dir(disk, dir)?;
-    let path = qdir.join(name_for(cut));
-    if disk.exists(&path).map_err(|e| Error::io("stat", &path, &e))? {
+    let header = encode_header(cut, bytes.len() as u64);
+    for repeat in 0..CUTS_AT_ONE_PLACE_MAX {
+        let name = format!("{}.q", place_name(cut, repeat));
+        let path = qdir.join(&name);
+        if !disk.exists(&path).map_err(|e| Error::io("stat", &path, &e))? {
+            return write_capture(disk, &qdir, &name, &header, bytes);
+        }
+        if holds_capture(disk, &path, &header, bytes)? {
+            return Ok(());
+        }
+    }
+    Err(too_many_cuts(&qdir))
+}
+
+/// Moves segment `id` into quarantine whole (it lies past the cut), under the first free
+/// repeat name: a taken name holds a segment of the same id moved by an earlier cut (the segment
+/// was still in the log directory, so it cannot be this one).
+///
+/// # Errors
+/// Any I/O error; `AlreadyExists` if the place was cut [`CUTS_AT_ONE_PLACE_MAX`] times.
+pub fn move_segment<D: Disk>(disk: &D, dir: &Path, cut: &Cut, id: SegmentId) -> Result<(), Error> {
+    let qdir = ensure_dir(disk, dir)?;
+    let from = dir.join(segment::file_name(id));
+    for repeat in 0..CUTS_AT_ONE_PLACE_MAX {
+        let to = qdir.join(format!("{}-{}", place_name(cut, repeat), segment::file_name(id)));
+        if disk.exists(&to).map_err(|e| Error::io("stat", &to, &e))? {
+            continue;
+        }
+        disk.rename(&from, &to).map_err(|e| Error::io("rename", &from, &e))?;
+        disk.sync_dir(&qdir).map_err(|e| Error::io("fsync dir", &qdir, &e))?;
+        disk.sync_dir(dir).map_err(|e| Error::io("fsync dir", dir, &e))?;
         return Ok(());
     }
-    let tmp = qdir.join(format!("{}.tmp", name_for(cut)));
+    Err(too_many_cuts(&qdir))
+}
+
+/// The name of a cut's place, `SSSS…-OOOO…`, with `_RRR` for the `repeat`-th later cut there.
+/// The suffix sorts after the first name, so the listing keeps the cuts of one place in order.
+fn place_name(cut: &Cut, repeat: u32) -> String {
+    assert!(repeat < CUTS_AT_ONE_PLACE_MAX);
+    match repeat {
+        0 => format!("{:020}-{:012}", cut.segment.0, cut.offset),
+        r => format!("{:020}-{:012}_{r:03}", cut.segment.0, cut.offset),
+    }
+}
+
+/// Writes a new `.q` file `name`: tmp, fdatasync, rename, fsync of the quarantine directory.
+fn write_capture<D: Disk>(
+    disk: &D,
+    qdir: &Path,
+    name: &str,
+    header: &[u8; HEADER_LEN],
+    bytes: &[u8],
+) -> Result<(), Error> {
+    let path = qdir.join(name);
+    let tmp = qdir.join(format!("{name}.tmp"));
     let io = |op, p: &Path, e: std::io::Error| Error::io(op, p, &e);
     if disk.exists(&tmp).map_err(|e| io("stat", &tmp, e))? {
         disk.remove(&tmp).map_err(|e| io("remove", &tmp, e))?;
     }
     let file = disk.open(&tmp, OpenMode::CreateNew).map_err(|e| io("create", &tmp, e))?;
-    let header = encode_header(cut, bytes.len() as u64);
-    write_all_at(&file, &header, 0).map_err(|e| io("write", &tmp, e))?;
+    write_all_at(&file, header, 0).map_err(|e| io("write", &tmp, e))?;
     write_all_at(&file, bytes, HEADER_LEN as u64).map_err(|e| io("write", &tmp, e))?;
     file.sync_data().map_err(|e| io("fdatasync", &tmp, e))?;
     disk.rename(&tmp, &path).map_err(|e| io("rename", &path, e))?;
-    disk.sync_dir(&qdir).map_err(|e| io("fsync dir", &qdir, e))?;
+    disk.sync_dir(qdir).map_err(|e| io("fsync dir", qdir, e))?;
     Ok(())
 }
 
-/// Moves segment `id` into quarantine whole (it lies past the cut).
-///
-/// # Errors
-/// Any I/O error.
-pub fn move_segment<D: Disk>(disk: &D, dir: &Path, cut: &Cut, id: SegmentId) -> Result<(), Error> {
-    let qdir = ensure_dir(disk, dir)?;
-    let from = dir.join(segment::file_name(id));
-    let to =
-        qdir.join(format!("{:020}-{:012}-{}", cut.segment.0, cut.offset, segment::file_name(id)));
-    disk.rename(&from, &to).map_err(|e| Error::io("rename", &from, &e))?;
-    disk.sync_dir(&qdir).map_err(|e| Error::io("fsync dir", &qdir, &e))?;
-    disk.sync_dir(dir).map_err(|e| Error::io("fsync dir", dir, &e))?;
-    Ok(())
+/// Whether the `.q` file at `path` is this capture: the same place, expected seq, reason and
+/// bytes. The highest seq seen past the cut is left out: a repeated recovery computes it after
+/// the interrupted one may already have moved later segments away (`docs/recovery.md`,
+/// section 8). A file that does not decode is another capture (it is never overwritten).
+fn holds_capture<D: Disk>(
+    disk: &D,
+    path: &Path,
+    header: &[u8; HEADER_LEN],
+    bytes: &[u8],
+) -> Result<bool, Error> {
+    let file = disk.open(path, OpenMode::Read).map_err(|e| Error::io("open", path, &e))?;
+    let len = file.len().map_err(|e| Error::io("stat", path, &e))?;
+    if len != (HEADER_LEN + bytes.len()) as u64 {
+        return Ok(false);
+    }
+    let mut stored = vec![0u8; HEADER_LEN + bytes.len()];
+    read_exact_at(&file, &mut stored, 0).map_err(|e| Error::io("read", path, &e))?;
+    let (stored_header, stored_bytes) = stored.split_at(HEADER_LEN);
+    // Everything but "seq to" (40..48) and the CRC over it (72..76).
+    let same = |r: std::ops::Range<usize>| stored_header.get(r.clone()) == header.get(r);
+    Ok(same(0..40) && same(48..72) && same(76..HEADER_LEN) && stored_bytes == bytes)
+}
+
+fn too_many_cuts(qdir: &Path) -> Error {
+    let err = std::io::Error::from(std::io::ErrorKind::AlreadyExists);
+    Error::io("name a quarantine file", qdir, &err)
 }
 
 /// Every quarantine entry, sorted by file name.
@@ -209,4 +311,77 @@ fn reason_from(code: u32, a: u64, b: u64) -> Option<DamageKind> {
         12 => DamageKind::Unsupported,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::RealDisk;
+
+    fn cut(segment: u64, offset: u64, seq_to: u64, reason: DamageKind) -> Cut {
+        Cut {
+            segment: SegmentId(segment),
+            offset,
+            len: 0,
+            seq_range: (1, seq_to),
+            reason,
+            later_segments: Vec::new(),
+        }
+    }
+
+    fn saved(dir: &Path, name: &str) -> Vec<u8> {
+        let file = RealDisk.open(&dir.join(DIR).join(name), OpenMode::Read).unwrap();
+        let mut b = vec![0u8; file.len().unwrap() as usize];
+        read_exact_at(&file, &mut b, 0).unwrap();
+        b.split_off(HEADER_LEN)
+    }
+
+    #[test]
+    fn a_repeated_save_of_one_capture_keeps_one_file_and_another_capture_gets_its_own() {
+        // Goal: `save_bytes` is idempotent for one capture (a recovery repeated after a crash,
+        // which may compute another highest seq) and never drops a different capture of the
+        // same place. Regression: a later cut at a place cut before (segment id prepared again)
+        // was taken for the first and not saved (fuzz target `wal_ops`).
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let garbage = cut(2, 64, 1, DamageKind::Hole);
+        save_bytes(&RealDisk, dir, &garbage, b"garbage").unwrap();
+        save_bytes(&RealDisk, dir, &cut(2, 64, 9, DamageKind::Hole), b"garbage").unwrap();
+        let record = cut(2, 64, 1, DamageKind::Checksum { stored: 1, computed: 2 });
+        save_bytes(&RealDisk, dir, &record, b"a record").unwrap();
+        save_bytes(&RealDisk, dir, &record, b"a record").unwrap();
+        save_bytes(&RealDisk, dir, &garbage, b"other garbage").unwrap();
+        let names: Vec<String> =
+            list(&RealDisk, dir).unwrap().into_iter().map(|e| e.file).collect();
+        let expected = [
+            "00000000000000000002-000000000064.q",
+            "00000000000000000002-000000000064_001.q",
+            "00000000000000000002-000000000064_002.q",
+        ];
+        assert_eq!(names, expected);
+        assert_eq!(saved(dir, expected[0]), b"garbage");
+        assert_eq!(saved(dir, expected[1]), b"a record");
+        assert_eq!(saved(dir, expected[2]), b"other garbage");
+    }
+
+    #[test]
+    fn a_segment_id_moved_aside_twice_keeps_both_copies() {
+        // Goal: `move_segment` never renames over an earlier copy of the same segment id.
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let header_cut = cut(2, 0, 1, DamageKind::SegmentHeader);
+        for content in [&b"first"[..], b"second"] {
+            let path = dir.join(segment::file_name(SegmentId(2)));
+            let file = RealDisk.open(&path, OpenMode::CreateNew).unwrap();
+            write_all_at(&file, content, 0).unwrap();
+            drop(file);
+            move_segment(&RealDisk, dir, &header_cut, SegmentId(2)).unwrap();
+        }
+        let entries = list(&RealDisk, dir).unwrap();
+        let found: Vec<(&str, SegmentId, u64)> =
+            entries.iter().map(|e| (e.file.as_str(), e.segment, e.len)).collect();
+        let first = "00000000000000000002-000000000000-00000000000000000002.wal";
+        let again = "00000000000000000002-000000000000_001-00000000000000000002.wal";
+        assert_eq!(found, [(first, SegmentId(2), 5), (again, SegmentId(2), 6)]);
+    }
 }
