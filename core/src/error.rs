@@ -12,6 +12,28 @@ use std::sync::Arc;
 use crate::wal::format::SegmentId;
 
 /// The umbrella error of the crate.
+///
+/// Match on the variant, never on the message. What each one means for an `emit` is in the
+/// README's table and on [`Sink::emit`](crate::Sink::emit): only `Poisoned` leaves the outcome
+/// unknown.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::error::ConfigError;
+/// use mtlog_audit::{Error, Options, Sink};
+///
+/// # let tmp = tempfile::tempdir()?;
+/// match Sink::open(Options::new(tmp.path()).segment_bytes(1)) {
+///     Err(Error::Config(ConfigError::OutOfRange { option, value, .. })) => {
+///         assert_eq!((option, value), ("segment_bytes", 1));
+///     }
+///     other => panic!("expected a configuration error, got {:?}", other.err()),
+/// }
+/// let e = Error::Config(ConfigError::EmptyPath);
+/// assert_eq!(e.to_string(), "invalid configuration: the log directory path is empty");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {

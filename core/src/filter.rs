@@ -27,6 +27,22 @@ pub const FILTER_LEN_MAX: usize = 4096;
 pub const FILTER_DEPTH_MAX: usize = 32;
 
 /// A parsed filter.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::event::{Event, EventId, Level};
+/// use mtlog_audit::filter::Filter;
+///
+/// let filter = Filter::parse("level >= warning and (UserId = 42 or @mt like 'Payment%')")?;
+/// let event = |level, template: &str, user: u64| {
+///     Event::new(EventId::ZERO, 0, level, template).with_property("UserId", user).render()
+/// };
+/// assert!(filter.matches(&event(Level::Error, "Login failed", 42)));
+/// assert!(filter.matches(&event(Level::Warning, "Payment declined", 7)));
+/// assert!(!filter.matches(&event(Level::Information, "Login failed", 42)));
+/// # Ok::<(), mtlog_audit::filter::FilterError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum Filter {
     /// Both hold.
@@ -116,7 +132,29 @@ impl Filter {
     /// Parses filter text.
     ///
     /// # Errors
-    /// A [`FilterError`] naming the position and what was expected there.
+    /// A [`FilterError`] naming the character offset and what was expected there: text longer
+    /// than [`FILTER_LEN_MAX`], nesting deeper than [`FILTER_DEPTH_MAX`], an unterminated
+    /// string, a character that starts no token, a missing field name, operator, value or `)`,
+    /// or text after a complete expression.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::filter::{Field, Filter, Literal, Op};
+    ///
+    /// let filter = Filter::parse("UserId = 42")?;
+    /// assert_eq!(
+    ///     filter,
+    ///     Filter::Compare {
+    ///         field: Field::Property("UserId".into()),
+    ///         op: Op::Eq,
+    ///         literal: Literal::Num(42.0),
+    ///     }
+    /// );
+    /// let error = Filter::parse("UserId = ").unwrap_err();
+    /// assert_eq!(error.at, 9);
+    /// # Ok::<(), mtlog_audit::filter::FilterError>(())
+    /// ```
     pub fn parse(text: &str) -> Result<Filter, FilterError> {
         if text.len() > FILTER_LEN_MAX {
             return Err(FilterError {
@@ -133,7 +171,7 @@ impl Filter {
         }
     }
 
-    /// Whether `event` matches.
+    /// Whether `event` matches. See [`Filter`] for an example.
     pub fn matches(&self, event: &Event) -> bool {
         match self {
             Filter::And(a, b) => a.matches(event) && b.matches(event),

@@ -20,6 +20,35 @@
 //! |                |                         | any text a note carries re-signs and re-opens      |
 //! | `proof`        | [`proof`]               | frontier decode, encode: same bytes; arbitrary     |
 //! |                |                         | proofs never panic; honest ones verify, forged not |
+//!
+//! # Examples
+//!
+//! A fuzz target is one call, `fuzz_target!(|data: &[u8]| fuzzing::event_body(data));`. Each
+//! function returns quietly on input its parser refuses and on input that keeps the contract,
+//! and panics on a contract broken:
+//!
+//! ```
+//! use mtlog_audit::event::{Event, EventId, Level};
+//! use mtlog_audit::fuzzing;
+//!
+//! let event = Event::new(EventId([1; 16]), 0, Level::Warning, "x={X}")
+//!     .with_property("X", -1)
+//!     .render();
+//! let mut body = Vec::new();
+//! event.encode_body(&mut body)?;
+//! fuzzing::event_body(&body); // decodes: the round trip is checked
+//! fuzzing::event_body(b"\x01not postcard"); // refused, without a panic
+//! fuzzing::clef(&event.to_clef());
+//! fuzzing::checkpoint("example.com/log\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n");
+//! fuzzing::note(b"not a note");
+//! fuzzing::proof(&[3; 100]);
+//! fuzzing::options(&[0; 40]);
+//! fuzzing::record_round_trip(&[0; 200]);
+//! fuzzing::scan_and_classify(&[0; 512]);
+//! // What the fuzzer checks on every input: no panic.
+//! assert!(std::panic::catch_unwind(|| fuzzing::proof(&[0xff; 300])).is_ok());
+//! # Ok::<(), mtlog_audit::event::BodyError>(())
+//! ```
 
 // Maintainers: the assertions below are the point of this module, so it panics freely; what it
 // must never do is panic *inside* the parsers it calls.

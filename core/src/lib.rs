@@ -6,22 +6,37 @@
 //! and never an event that was not written. Damage is reported with its location, never silently
 //! cut away: see `docs/recovery.md`.
 //!
-//! ```no_run
-//! use mtlog_audit::{Level, Options, Reader, Sink};
+//! # Quick start
 //!
-//! let sink = Sink::open(Options::new("./audit-data"))?;
+//! Open a sink (this creates or recovers the log), emit, close; then read the log back and
+//! check it:
+//!
+//! ```
+//! use mtlog_audit::{audit, Level, Options, Reader, Sink};
+//!
+//! # let tmp = tempfile::tempdir()?;
+//! # let dir = tmp.path().join("audit");
+//! // `dir` is the log directory, e.g. "/var/lib/myservice/audit".
+//! let sink = Sink::open(Options::new(&dir))?;
 //! let receipt = sink
 //!     .event(Level::Information, "User {UserId} accessed record {RecordId}")
 //!     .with("UserId", 42)
 //!     .with("RecordId", "r-7")
 //!     .emit()?; // returns once the event is fdatasynced
-//! sink.close()?;
+//! audit!(sink, Level::Warning => "Login failed for {UserId}", 7)?; // the same, as a macro
+//! sink.flush()?; // waits for events other threads emitted
+//! sink.close()?; // seals the active segment; dropping the sink does this too
 //!
-//! let reader = Reader::open("./audit-data")?;
-//! for stored in reader.replay(receipt.seq..=receipt.seq)? {
-//!     println!("{} {}", stored?.seq, "…");
-//! }
-//! # Ok::<(), mtlog_audit::Error>(())
+//! // Readers take no lock and see only what is proven durable.
+//! let reader = Reader::open(&dir)?;
+//! let stored: Vec<_> = reader.replay(1..=u64::MAX)?.collect::<Result<_, _>>()?;
+//! assert_eq!(stored.len(), 2);
+//! assert_eq!(stored[0].seq, receipt.seq);
+//! assert_eq!(stored[0].chain_hash, receipt.chain_hash);
+//! assert_eq!(stored[0].event.message, "User 42 accessed record r-7");
+//! assert_eq!(stored[1].event.level, Level::Warning);
+//! assert!(reader.verify_integrity().is_valid());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! Tamper evidence: every event is a leaf of an RFC 6962 Merkle tree. With
@@ -33,6 +48,9 @@
 //!
 //! All I/O goes through the [`io::Disk`], [`io::Clock`] and [`io::Entropy`] traits; the
 //! simulator in `mtlog-audit-sim` implements them with seeded faults and drives the same code.
+
+#![warn(missing_docs)]
+#![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
 
 pub mod adapters;
 pub mod error;

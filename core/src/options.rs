@@ -12,12 +12,13 @@ use crate::wal::format::{
     framed_len, COMMIT_RECORD_LEN, RECORD_BODY_HARD_MAX, SEAL_RECORD_LEN, SEGMENT_HEADER_LEN,
 };
 
-/// Called with every error an `emit` (or an adapter) reports, before it is returned.
+/// Called with every error an `emit` (or an adapter) reports, before it is returned. See
+/// [`Options::failure_handler`] for an example.
 pub type FailureHandler = Arc<dyn Fn(&Error) + Send + Sync>;
 
 /// Called with each signed checkpoint note once it is durable in the log directory (for example
 /// to ship it to a witness or another machine: truncation is detectable only against a
-/// checkpoint held outside the log).
+/// checkpoint held outside the log). See [`Options::signer`] for an example.
 pub type CheckpointCallback = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Default cadence: a checkpoint at least every this many events.
@@ -35,6 +36,32 @@ pub const MAX_DELAY_MAX: Duration = Duration::from_secs(1);
 pub const QUEUE_MAX_MAX: usize = 1 << 20;
 
 /// How to open a sink. Start from [`Options::new`] and override what you need.
+///
+/// Every setter takes and returns the options by value; nothing is checked until
+/// [`Options::validate`] (which [`Sink::open`](crate::Sink::open) calls first).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use mtlog_audit::{Level, Options, Sink};
+///
+/// # let tmp = tempfile::tempdir()?;
+/// # let dir = tmp.path();
+/// let options = Options::new(dir)
+///     .segment_bytes(8 << 20) // preallocated per segment file
+///     .body_max(64 << 10) // larger events are refused with Error::RecordTooLarge
+///     .batch_max(1024) // events per fdatasync, at most
+///     .queue_max(8192) // emitters block beyond this many waiting events
+///     .max_delay(Duration::from_micros(200)); // a leader waits this long for company
+/// assert_eq!(options.dir(), dir);
+/// assert_eq!(options.body_max_effective(), 64 << 10);
+/// options.validate()?;
+///
+/// let sink = Sink::open(options)?;
+/// sink.event(Level::Information, "Configured").emit()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct Options {
     pub(crate) dir: PathBuf,
@@ -103,7 +130,8 @@ impl fmt::Debug for Options {
 impl Options {
     /// Defaults: 32 MiB segments, 1 MiB largest event body, batches of up to 4,096 events,
     /// back-pressure past 65,536 waiting events, group-commit delay 0 (the leader syncs at
-    /// once; a batch is whoever arrived meanwhile).
+    /// once; a batch is whoever arrived meanwhile). No checkpoints until [`Options::signer`].
+    /// See [`Options`] for an example.
     pub fn new(dir: impl AsRef<Path>) -> Options {
         Options {
             dir: dir.as_ref().to_path_buf(),
@@ -118,51 +146,102 @@ impl Options {
         }
     }
 
-    /// The preallocated size of each segment file.
+    /// The preallocated size of each segment file: [`SEGMENT_BYTES_MIN`] to
+    /// [`SEGMENT_BYTES_MAX`], and large enough for the largest record. See [`Options`] for an
+    /// example.
     pub fn segment_bytes(mut self, bytes: u64) -> Options {
         self.segment_bytes = bytes;
         self
     }
 
     /// The largest encoded event body accepted; larger events get `Error::RecordTooLarge`.
-    /// Default: 1 MiB, or a quarter of the segment size if that is smaller.
+    /// Default: 1 MiB, or a quarter of the segment size if that is smaller. See [`Options`]
+    /// for an example.
     pub fn body_max(mut self, bytes: usize) -> Options {
         self.body_max = Some(bytes);
         self
     }
 
     /// The effective largest body (see [`Options::body_max`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::Options;
+    ///
+    /// assert_eq!(Options::new("audit").body_max_effective(), 1 << 20);
+    /// assert_eq!(Options::new("audit").segment_bytes(1 << 20).body_max_effective(), 256 << 10);
+    /// assert_eq!(Options::new("audit").body_max(4096).body_max_effective(), 4096);
+    /// ```
     pub fn body_max_effective(&self) -> usize {
         self.body_max.unwrap_or_else(|| (1 << 20).min((self.segment_bytes / 4) as usize))
     }
 
-    /// The most events one fdatasync covers.
+    /// The most events one fdatasync covers. See [`Options`] for an example.
     pub fn batch_max(mut self, events: usize) -> Options {
         self.batch_max = events;
         self
     }
 
-    /// The most events waiting for a batch; further emitters block (back-pressure).
+    /// The most events waiting for a batch; further emitters block (back-pressure). See
+    /// [`Options`] for an example.
     pub fn queue_max(mut self, events: usize) -> Options {
         self.queue_max = events;
         self
     }
 
     /// How long a group-commit leader waits for more emitters before syncing. Default zero; a
-    /// larger delay trades latency for fewer syncs under light concurrent load.
+    /// larger delay trades latency for fewer syncs under light concurrent load. See [`Options`]
+    /// for an example.
     pub fn max_delay(mut self, delay: Duration) -> Options {
         self.max_delay = delay;
         self
     }
 
     /// Called with each error before `emit` returns it (and for adapters, which cannot return
-    /// errors to their caller).
+    /// errors to their caller), and with an error of the implicit close when a sink is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use mtlog_audit::{Error, Level, Options, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// let failures = Arc::new(AtomicUsize::new(0));
+    /// let seen = failures.clone();
+    /// let options = Options::new(tmp.path()).body_max(128).failure_handler(move |e| {
+    ///     assert!(matches!(e, Error::RecordTooLarge { .. }));
+    ///     seen.fetch_add(1, Ordering::Relaxed); // e.g. alert, count, log elsewhere
+    /// });
+    /// let sink = Sink::open(options)?;
+    /// let result = sink.event(Level::Information, &"x".repeat(500)).emit();
+    /// assert!(result.is_err());
+    /// assert_eq!(failures.load(Ordering::Relaxed), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn failure_handler(mut self, handler: impl Fn(&Error) + Send + Sync + 'static) -> Options {
         self.failure_handler = Some(Arc::new(handler));
         self
     }
 
     /// Panic (after calling the failure handler) instead of returning an error from `emit`.
+    /// For services that must stop rather than carry on without their audit trail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::{Level, Options, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// let sink = Sink::open(Options::new(tmp.path()).panic_on_failure(true))?;
+    /// sink.close()?;
+    /// let emit = || sink.event(Level::Information, "Late").emit();
+    /// let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(emit));
+    /// assert!(outcome.is_err()); // panicked: "audit sink failure: the sink is closed"
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn panic_on_failure(mut self, yes: bool) -> Options {
         self.panic_on_failure = yes;
         self
@@ -173,20 +252,58 @@ impl Options {
     /// [`keys::signer_from_file`](crate::integrity::keys::signer_from_file) or
     /// [`keys::signer_from_env`](crate::integrity::keys::signer_from_env). Default cadence:
     /// every 10,000 events, every 60 s, on segment seal and on close.
+    ///
+    /// # Examples
+    ///
+    /// The checkpoint settings, all in one place:
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use mtlog_audit::integrity::note::Signer;
+    /// use mtlog_audit::{Level, Options, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let (dir, elsewhere) = (tmp.path().join("log"), tmp.path().join("elsewhere"));
+    /// let signer = Signer::from_seed("example.com/audit", [7; 32])?; // use io::Entropy
+    /// let notes = Arc::new(Mutex::new(Vec::new()));
+    /// let shipped = notes.clone();
+    /// let options = Options::new(&dir)
+    ///     .signer(signer)
+    ///     .checkpoint_origin("example.com/audit/payments")
+    ///     .checkpoint_every_events(Some(2))
+    ///     .checkpoint_every(Some(Duration::from_secs(300)))
+    ///     .checkpoint_on_seal(true)
+    ///     .checkpoint_on_close(true)
+    ///     .checkpoint_dir(&elsewhere) // best on another device or machine
+    ///     .checkpoint_callback(move |note| shipped.lock().unwrap().push(note.to_owned()));
+    /// let sink = Sink::open(options)?;
+    /// for n in 0..2 {
+    ///     sink.event(Level::Information, "Payment {N}").with("N", n).emit()?;
+    /// }
+    /// sink.close()?;
+    ///
+    /// let notes = notes.lock().unwrap();
+    /// assert_eq!(notes.len(), 1); // after 2 events; the close found nothing new to sign
+    /// assert!(notes[0].starts_with("example.com/audit/payments\n2\n"));
+    /// assert_eq!(std::fs::read_dir(&elsewhere)?.count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn signer(mut self, signer: Signer) -> Options {
         self.checkpoints.signer = Some(signer);
         self
     }
 
     /// The checkpoint origin line (the log's public name, conventionally a schema-less URL).
-    /// Default: `mtlog-audit/<log id as 32 hex digits>`.
+    /// Default: `mtlog-audit/<log id as 32 hex digits>`. Needs [`Options::signer`]; see there
+    /// for an example.
     pub fn checkpoint_origin(mut self, origin: impl Into<String>) -> Options {
         self.checkpoints.origin = Some(origin.into());
         self
     }
 
     /// A checkpoint once this many events became durable since the last one (`None`: never
-    /// by count).
+    /// by count). See [`Options::signer`] for an example.
     pub fn checkpoint_every_events(mut self, events: Option<u64>) -> Options {
         self.checkpoints.every_events = events;
         self
@@ -194,19 +311,21 @@ impl Options {
 
     /// A checkpoint once this long passed since the last one, by the sink's monotonic clock,
     /// checked when a batch completes (`None`: never by time). No thread wakes up for it: an
-    /// idle log gets its checkpoint at the next batch or on close.
+    /// idle log gets its checkpoint at the next batch or on close. See [`Options::signer`] for an
+    /// example.
     pub fn checkpoint_every(mut self, interval: Option<Duration>) -> Options {
         self.checkpoints.every = interval;
         self
     }
 
-    /// A checkpoint when a segment is sealed (default on).
+    /// A checkpoint when a segment is sealed (default on). See [`Options::signer`] for an
+    /// example.
     pub fn checkpoint_on_seal(mut self, yes: bool) -> Options {
         self.checkpoints.on_seal = yes;
         self
     }
 
-    /// A checkpoint on close (default on).
+    /// A checkpoint on close (default on). See [`Options::signer`] for an example.
     pub fn checkpoint_on_close(mut self, yes: bool) -> Options {
         self.checkpoints.on_close = yes;
         self
@@ -214,14 +333,16 @@ impl Options {
 
     /// Also write every checkpoint durably into this directory (best on another device or
     /// machine: truncation of the log is only detectable against a checkpoint kept elsewhere).
-    /// One directory per log: files are named by tree size.
+    /// One directory per log: files are named by tree size. Needs [`Options::signer`]; see
+    /// there for an example.
     pub fn checkpoint_dir(mut self, dir: impl AsRef<Path>) -> Options {
         self.checkpoints.external_dir = Some(dir.as_ref().to_path_buf());
         self
     }
 
     /// Also hand every checkpoint note to this callback, after it is durable in the log
-    /// directory. It runs on an emitting thread: keep it short (queue the note elsewhere).
+    /// directory. It runs on an emitting thread: keep it short (queue the note elsewhere). See
+    /// [`Options::signer`] for an example.
     pub fn checkpoint_callback(
         mut self,
         callback: impl Fn(&str) + Send + Sync + 'static,
@@ -230,7 +351,7 @@ impl Options {
         self
     }
 
-    /// The log directory.
+    /// The log directory. See [`Options`] for an example.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -238,7 +359,31 @@ impl Options {
     /// Checks every option.
     ///
     /// # Errors
-    /// `Error::Config` naming the first invalid option.
+    /// `Error::Config` with the first problem found:
+    /// - [`ConfigError::EmptyPath`] if the directory path is empty;
+    /// - [`ConfigError::OutOfRange`] naming `segment_bytes`, `body_max`, `batch_max`,
+    ///   `queue_max`, `max_delay (µs)`, `checkpoint_every_events` or `checkpoint_every (ms)`
+    ///   with its allowed range;
+    /// - [`ConfigError::CheckpointWithoutSigner`] if a checkpoint origin or directory is set
+    ///   without [`Options::signer`];
+    /// - [`ConfigError::CheckpointOrigin`] if the origin cannot be a checkpoint's first line;
+    /// - [`ConfigError::RecordLargerThanSegment`] if the largest record does not fit a segment.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::error::ConfigError;
+    /// use mtlog_audit::{Error, Options};
+    ///
+    /// assert!(Options::new("audit").validate().is_ok());
+    /// let bad = Options::new("audit").segment_bytes(100).validate();
+    /// assert!(matches!(
+    ///     bad,
+    ///     Err(Error::Config(ConfigError::OutOfRange { option: "segment_bytes", .. }))
+    /// ));
+    /// let bad = Options::new("audit").checkpoint_dir("/elsewhere").validate();
+    /// assert!(matches!(bad, Err(Error::Config(ConfigError::CheckpointWithoutSigner))));
+    /// ```
     pub fn validate(&self) -> Result<(), Error> {
         if self.dir.as_os_str().is_empty() {
             return Err(ConfigError::EmptyPath.into());

@@ -42,7 +42,8 @@ use crate::wal::segment;
 /// Every how many events the sparse index keeps an offset.
 const INDEX_EVERY: u64 = 64;
 
-/// An event read back from the log, with where it was stored.
+/// An event read back from the log, with where it was stored. See [`Reader::replay`] for an
+/// example.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredEvent {
     /// Its seq.
@@ -61,7 +62,8 @@ pub struct StoredEvent {
     pub event: Event,
 }
 
-/// An event record's raw parts: what its leaf hash covers (see `integrity::chain`).
+/// An event record's raw parts: what its leaf hash covers (see `integrity::chain`). See
+/// [`Reader::records`] for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawRecord {
     /// Its seq.
@@ -78,7 +80,8 @@ pub struct RawRecord {
     pub leaf_hash: Hash,
 }
 
-/// What checking the stored tiles against the tree recomputed from the WAL found.
+/// What checking the stored tiles against the tree recomputed from the WAL found. See
+/// [`Reader::check_merkle_cache`] for an example.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MerkleCacheReport {
     /// Tiles read and compared.
@@ -89,7 +92,7 @@ pub struct MerkleCacheReport {
     pub tiles_damaged: Vec<(PathBuf, String)>,
 }
 
-/// The result of [`Reader::verify_integrity`].
+/// The result of [`Reader::verify_integrity`] (see there for an example).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IntegrityReport {
     /// Segment files.
@@ -107,7 +110,7 @@ pub struct IntegrityReport {
 }
 
 impl IntegrityReport {
-    /// Whether the log has no anomaly at all.
+    /// Whether the log has no anomaly at all. See [`Reader::verify_integrity`] for an example.
     pub fn is_valid(&self) -> bool {
         self.findings.is_empty()
     }
@@ -128,7 +131,7 @@ struct SegmentIndex {
     events: usize,
 }
 
-/// A read-only view of a log directory.
+/// A read-only view of a log directory. See [`Reader::open`] for an example.
 pub struct Reader<D: Disk = RealDisk> {
     disk: Arc<D>,
     dir: PathBuf,
@@ -147,8 +150,39 @@ pub struct Reader<D: Disk = RealDisk> {
 impl Reader {
     /// Opens `dir` read-only on the real disk, showing the durable valid prefix.
     ///
+    /// The reader takes no lock, so it can run beside a sink; it shows what was durable when
+    /// it was opened.
+    ///
     /// # Errors
-    /// I/O errors reading the directory or its segments.
+    /// - `Error::Io` if the directory cannot be listed (`kind: NotFound` if it does not
+    ///   exist) or a segment file cannot be opened, sized or read past its damage.
+    /// - `Error::Corruption` (`DamageKind::SegmentHeader`) if segment files exist but none has
+    ///   a header that names the log.
+    ///
+    /// Damage inside the log is not an error: the reader shows the valid prefix and reports
+    /// the damage ([`Reader::corruption`], [`Reader::verify_integrity`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::{Error, Level, Options, Reader, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path();
+    /// let sink = Sink::open(Options::new(dir))?;
+    /// sink.event(Level::Information, "First").emit()?;
+    ///
+    /// let reader = Reader::open(dir)?; // beside the running sink
+    /// assert_eq!(reader.seq_last(), 1);
+    /// assert_eq!(reader.log_id(), sink.recovery_report().log_id);
+    /// assert_eq!(reader.dir(), dir);
+    /// assert!(!reader.is_salvage());
+    /// assert!(reader.corruption().is_none());
+    ///
+    /// let missing = Reader::open(dir.join("no-such-log"));
+    /// assert!(matches!(missing, Err(Error::Io { kind: std::io::ErrorKind::NotFound, .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(dir: impl AsRef<Path>) -> Result<Reader, Error> {
         Reader::open_with(Arc::new(RealDisk), dir.as_ref(), false)
     }
@@ -157,16 +191,67 @@ impl Reader {
     ///
     /// # Errors
     /// As [`Reader::open`].
+    ///
+    /// # Examples
+    ///
+    /// A flipped bit in the middle of a log: the strict reader stops before it, salvage reads
+    /// past it, and the sink refuses to open:
+    ///
+    /// ```
+    /// use mtlog_audit::wal::format::RECORD_HEADER_LEN;
+    /// use mtlog_audit::wal::segment;
+    /// use mtlog_audit::{Error, Level, Options, Reader, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path();
+    /// let sink = Sink::open(Options::new(dir))?;
+    /// for n in 1..=3 {
+    ///     sink.event(Level::Information, "Event {N}").with("N", n).emit()?;
+    /// }
+    /// drop(sink); // closes, and releases the directory lock
+    ///
+    /// // Damage the body of seq 2.
+    /// let second = Reader::open(dir)?.replay(2..=2)?.next().unwrap()?;
+    /// let path = dir.join(segment::file_name(second.segment));
+    /// let mut bytes = std::fs::read(&path)?;
+    /// bytes[second.offset as usize + RECORD_HEADER_LEN] ^= 1;
+    /// std::fs::write(&path, bytes)?;
+    ///
+    /// let strict = Reader::open(dir)?;
+    /// assert_eq!(strict.seq_last(), 1);
+    /// assert_eq!(strict.corruption().map(|c| c.seq_range.0), Some(2));
+    /// let salvage = Reader::open_salvage(dir)?;
+    /// assert!(salvage.is_salvage());
+    /// let seqs: Vec<u64> = salvage.replay(1..=u64::MAX)?.map(|e| e.unwrap().seq).collect();
+    /// assert_eq!(seqs, [1, 3]);
+    /// assert!(matches!(Sink::open(Options::new(dir)), Err(Error::Corruption(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open_salvage(dir: impl AsRef<Path>) -> Result<Reader, Error> {
         Reader::open_with(Arc::new(RealDisk), dir.as_ref(), true)
     }
 }
 
 impl<D: Disk> Reader<D> {
-    /// Opens `dir` through `disk`.
+    /// Opens `dir` through `disk` (strict, or in salvage mode).
     ///
     /// # Errors
-    /// As [`Reader::open`].
+    /// As [`Reader::open`], with the I/O errors coming from `disk`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mtlog_audit::io::RealDisk;
+    /// use mtlog_audit::{Level, Options, Reader, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path();
+    /// Sink::open(Options::new(dir))?.event(Level::Information, "Hello").emit()?;
+    /// let reader = Reader::open_with(Arc::new(RealDisk), dir, false)?;
+    /// assert_eq!(reader.seq_last(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open_with(disk: Arc<D>, dir: &Path, salvage: bool) -> Result<Reader<D>, Error> {
         let loaded = open::load_lean(&*disk, dir, RECORD_BODY_HARD_MAX)?;
         let Some(loaded) = loaded else {
@@ -263,32 +348,56 @@ impl<D: Disk> Reader<D> {
         })
     }
 
-    /// The highest seq this reader shows (0 if none).
+    /// The highest seq this reader shows (0 if none). See [`Reader::open`] for an example.
     pub fn seq_last(&self) -> u64 {
         self.segments.iter().map(|s| s.seq_last).max().unwrap_or(0)
     }
 
-    /// Whether this reader returns records past damage (salvage mode).
+    /// Whether this reader returns records past damage (salvage mode). See
+    /// [`Reader::open_salvage`] for an example.
     pub fn is_salvage(&self) -> bool {
         self.salvage
     }
 
-    /// The log id.
+    /// The log id (0 for a directory without segments). See [`Reader::open`] for an example.
     pub fn log_id(&self) -> u128 {
         self.log_id
     }
 
-    /// The log directory.
+    /// The log directory. See [`Reader::open`] for an example.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    /// The corruption that ends the readable prefix, if any (strict mode).
+    /// The corruption that ends the readable prefix, if any (strict mode). See
+    /// [`Reader::open_salvage`] for an example.
     pub fn corruption(&self) -> Option<&Corruption> {
         self.stopped_by.as_ref()
     }
 
     /// Segments, records, seq range, chain head and every damaged range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::{Level, Options, Reader, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path();
+    /// let sink = Sink::open(Options::new(dir))?;
+    /// sink.event(Level::Information, "One").emit()?;
+    /// let last = sink.event(Level::Information, "Two").emit()?;
+    /// sink.close()?;
+    ///
+    /// let report = Reader::open(dir)?.verify_integrity();
+    /// assert!(report.is_valid());
+    /// assert!(report.findings.is_empty());
+    /// assert_eq!((report.segments, report.events), (1, 2));
+    /// assert_eq!(report.seq_range, Some((1, 2)));
+    /// assert_eq!(report.watermark, 2);
+    /// assert_eq!(report.head_hash, last.chain_hash);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn verify_integrity(&self) -> IntegrityReport {
         self.report.clone()
     }
@@ -296,7 +405,31 @@ impl<D: Disk> Reader<D> {
     /// Replays events whose seq is in `range`, in seq order.
     ///
     /// # Errors
-    /// I/O errors reading a segment; each item is an error if its body does not decode.
+    /// This call itself does not fail today; the `Result` leaves room for an up-front check.
+    /// Errors come as items of the iterator: `Error::Io` if a segment file cannot be opened or
+    /// sized (the iterator then ends), `Error::Body` for a record whose body does not decode
+    /// (an event written by a newer version; the iterator goes on).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::{Level, Options, Reader, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path();
+    /// let sink = Sink::open(Options::new(dir))?;
+    /// for n in 1..=5 {
+    ///     sink.event(Level::Information, "Step {N}").with("N", n).emit()?;
+    /// }
+    /// let reader = Reader::open(dir)?;
+    /// for stored in reader.replay(2..=3)? {
+    ///     let stored = stored?;
+    ///     assert_eq!(stored.event.message, format!("Step {}", stored.seq));
+    /// }
+    /// let seqs: Vec<u64> = reader.replay(4..=u64::MAX)?.map(|e| e.unwrap().seq).collect();
+    /// assert_eq!(seqs, [4, 5]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn replay(&self, range: RangeInclusive<u64>) -> Result<Replay<'_, D>, Error> {
         Ok(Replay::new(self, Filter::Seq(range)))
     }
@@ -306,6 +439,27 @@ impl<D: Disk> Reader<D> {
     ///
     /// # Errors
     /// As [`Reader::replay`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::{Level, Options, Reader, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path();
+    /// let sink = Sink::open(Options::new(dir))?;
+    /// for (n, at) in [(1, 1_000), (2, 5_000), (3, 2_000)] {
+    ///     let mut event = sink.new_event(Level::Information, "Tick {N}").with_property("N", n);
+    ///     event.timestamp_nanos = at; // as if the wall clock had stepped back before seq 3
+    ///     sink.emit(&event.render())?;
+    /// }
+    /// let reader = Reader::open(dir)?;
+    /// let hits: Vec<_> = reader.replay_time(1_500, 5_000)?.map(|e| e.unwrap()).collect();
+    /// let seqs: Vec<u64> = hits.iter().map(|e| e.seq).collect();
+    /// assert_eq!(seqs, [2, 3]); // in seq order, not time order
+    /// assert!(hits[1].clock_adjusted); // written with a timestamp behind its predecessor's
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn replay_time(&self, from_nanos: i64, to_nanos: i64) -> Result<Replay<'_, D>, Error> {
         Ok(Replay::new(self, Filter::Time(from_nanos, to_nanos)))
     }
@@ -313,7 +467,25 @@ impl<D: Disk> Reader<D> {
     /// The raw records of the events in `range` (what their leaf hashes cover), in seq order.
     ///
     /// # Errors
-    /// I/O errors reading a segment.
+    /// `Error::Io` if a segment file cannot be opened or sized.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::event::Event;
+    /// use mtlog_audit::{Level, Options, Reader, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path();
+    /// let sink = Sink::open(Options::new(dir))?;
+    /// sink.event(Level::Information, "Raw").emit()?;
+    /// let reader = Reader::open(dir)?;
+    /// let records = reader.records(1..=1)?;
+    /// assert_eq!(records[0].seq, 1);
+    /// assert_eq!(Some(records[0].leaf_hash), reader.leaf_hash(1));
+    /// assert_eq!(Event::decode_body(&records[0].body)?.message, "Raw");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn records(&self, range: RangeInclusive<u64>) -> Result<Vec<RawRecord>, Error> {
         let mut replay = Replay::new(self, Filter::Seq(range));
         let mut out = Vec::new();
@@ -356,18 +528,20 @@ impl<D: Disk> Reader<D> {
 /// a missing or damaged tile makes them fall back to the tree recomputed from the WAL, never to
 /// a wrong answer (level-0 tiles are also compared with the WAL's leaves).
 impl<D: Disk> Reader<D> {
-    /// Leaves in the tree: events in the valid prefix, from seq 1.
+    /// Leaves in the tree: events in the valid prefix, from seq 1. See
+    /// [`Reader::prove_inclusion`] for an example.
     pub fn tree_size(&self) -> u64 {
         self.leaves.len() as u64
     }
 
-    /// The leaf hash of `seq`, if it is in the tree.
+    /// The leaf hash of `seq`, if it is in the tree. See [`Reader::records`] for an example.
     pub fn leaf_hash(&self, seq: u64) -> Option<Hash> {
         let index = usize::try_from(seq.checked_sub(1)?).ok()?;
         self.leaves.get(index).copied()
     }
 
-    /// The root of the tree of the first `tree_size` events.
+    /// The root of the tree of the first `tree_size` events. See [`Reader::prove_consistency`]
+    /// for an example.
     ///
     /// # Errors
     /// [`ProveError::SizesOutOfOrder`] if the log holds fewer events.
@@ -382,6 +556,33 @@ impl<D: Disk> Reader<D> {
     /// # Errors
     /// [`ProveError::IndexOutOfRange`] if `seq` is 0 or past `tree_size`;
     /// [`ProveError::SizesOutOfOrder`] if the log holds fewer than `tree_size` events.
+    ///
+    /// # Examples
+    ///
+    /// The proof, with a checkpoint of the tree, convinces someone who holds neither the log
+    /// nor any key of ours (here the checkpoint is not signed; see [`Reader::export_bundle`]):
+    ///
+    /// ```
+    /// use mtlog_audit::integrity::checkpoint::Checkpoint;
+    /// use mtlog_audit::{Level, Options, Reader, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path();
+    /// let sink = Sink::open(Options::new(dir))?;
+    /// for n in 1..=5 {
+    ///     sink.event(Level::Information, "Step {N}").with("N", n).emit()?;
+    /// }
+    /// let reader = Reader::open(dir)?;
+    /// assert_eq!(reader.tree_size(), 5);
+    /// let proof = reader.prove_inclusion(3, 5)?;
+    /// assert_eq!(proof.leaf_index(), 2);
+    /// assert_eq!(Some(proof.leaf_hash), reader.leaf_hash(3));
+    ///
+    /// let checkpoint = Checkpoint::new("example.com/audit", 5, reader.tree_root(5)?)?;
+    /// proof.verify(&checkpoint)?;
+    /// assert!(reader.prove_inclusion(6, 5).is_err()); // not in that tree
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn prove_inclusion(&self, seq: u64, tree_size: u64) -> Result<InclusionProof, ProveError> {
         self.check_size(tree_size)?;
         let index =
@@ -400,6 +601,27 @@ impl<D: Disk> Reader<D> {
     /// # Errors
     /// [`ProveError::SizesOutOfOrder`] if `old_size > new_size` or the log holds fewer than
     /// `new_size` events.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::integrity::checkpoint::Checkpoint;
+    /// use mtlog_audit::{Level, Options, Reader, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path();
+    /// let sink = Sink::open(Options::new(dir))?;
+    /// for n in 1..=7 {
+    ///     sink.event(Level::Information, "Step {N}").with("N", n).emit()?;
+    /// }
+    /// let reader = Reader::open(dir)?;
+    /// let old = Checkpoint::new("example.com/audit", 3, reader.tree_root(3)?)?;
+    /// let new = Checkpoint::new("example.com/audit", 7, reader.tree_root(7)?)?;
+    /// // The log of 7 events extends the log of 3: nothing before seq 4 was rewritten.
+    /// reader.prove_consistency(3, 7)?.verify(&old, &new)?;
+    /// assert!(reader.prove_consistency(7, 3).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn prove_consistency(
         &self,
         old_size: u64,
@@ -414,10 +636,12 @@ impl<D: Disk> Reader<D> {
         Ok(ConsistencyProof { old_size, new_size, old_root, new_root, hashes })
     }
 
-    /// The checkpoint files in `DIR/checkpoints`, in tree-size order (unverified bytes).
+    /// The checkpoint files in `DIR/checkpoints`, in tree-size order (unverified bytes). See
+    /// [`Reader::export_bundle`] for an example.
     ///
     /// # Errors
-    /// I/O errors listing or reading them.
+    /// `Error::Io` if the directory cannot be listed or a checkpoint file cannot be read (a
+    /// missing directory is no checkpoint, not an error).
     pub fn checkpoints(&self) -> Result<Vec<CheckpointFile>, Error> {
         let dir = self.dir.join(store::CHECKPOINTS_DIR);
         store::list_checkpoints(&*self.disk, &self.dir).map_err(|e| Error::io("read", dir, &e))
@@ -425,9 +649,11 @@ impl<D: Disk> Reader<D> {
 
     /// Every key rotation record in the valid prefix, in seq order.
     ///
+    /// See [`Sink::rotate_signer`](crate::Sink::rotate_signer) for an example.
+    ///
     /// # Errors
-    /// I/O errors reading segments. Undecodable bodies are skipped (`verify_integrity` and
-    /// `replay` report them).
+    /// `Error::Io` if a segment file cannot be opened or sized. Undecodable bodies are skipped
+    /// (`verify_integrity` and `replay` report them).
     pub fn key_rotations(&self) -> Result<Vec<KeyRotation>, Error> {
         let mut rotations = Vec::new();
         for stored in self.replay(1..=self.tree_size())? {
@@ -444,8 +670,39 @@ impl<D: Disk> Reader<D> {
     /// for), roots against the tree recomputed from the WAL, consistency between checkpoints,
     /// and whether the log is behind any of them. See [`audit::audit`].
     ///
+    /// What it finds is in the report ([`AuditReport::verdict`]), not in an error.
+    ///
     /// # Errors
-    /// I/O errors reading the checkpoints or the log.
+    /// `Error::Io` listing or reading `DIR/checkpoints` or reading the segments (for the key
+    /// rotation records).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::integrity::audit::{CheckpointInput, Verdict};
+    /// use mtlog_audit::integrity::note::Signer;
+    /// use mtlog_audit::{Level, Options, Reader, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path();
+    /// let signer = Signer::from_seed("example.com/audit", [5; 32])?; // use io::Entropy
+    /// let sink = Sink::open(Options::new(dir).signer(signer.clone()))?;
+    /// sink.event(Level::Information, "Audited").emit()?;
+    /// sink.close()?; // writes the final checkpoint
+    ///
+    /// let reader = Reader::open(dir)?;
+    /// let copy = reader.checkpoints()?.pop().unwrap(); // as if kept on another machine
+    /// let source = "backup".to_owned();
+    /// let external = CheckpointInput { source, external: true, bytes: copy.bytes };
+    /// let report = reader.audit(&[signer.verifier()], vec![external])?;
+    /// assert_eq!(report.verdict(), Verdict::Valid);
+    /// assert_eq!(report.checkpoints.len(), 2);
+    ///
+    /// let stranger = Signer::from_seed("someone.else/log", [6; 32])?.verifier();
+    /// let report = reader.audit(&[stranger], Vec::new())?;
+    /// assert_eq!(report.verdict(), Verdict::Unverifiable); // not tampering: an unknown signer
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn audit(
         &self,
         trusted: &[Verifier],
@@ -500,8 +757,37 @@ impl<D: Disk> Reader<D> {
     /// [`Bundle::verify`].
     ///
     /// # Errors
-    /// [`BundleError::Export`] if the checkpoint is not this log's, or the seqs are not all in
-    /// its tree.
+    /// [`BundleError::Export`] if the note does not parse as a checkpoint, its tree is larger
+    /// than this log's or has another root, `seqs` is empty, starts at 0, reaches past the
+    /// checkpoint's tree or holds more than [`BUNDLE_ENTRIES_MAX`] events, or a record in it
+    /// cannot be read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::integrity::bundle::Bundle;
+    /// use mtlog_audit::integrity::note::Signer;
+    /// use mtlog_audit::{Level, Options, Reader, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path();
+    /// let signer = Signer::from_seed("example.com/audit", [5; 32])?; // use io::Entropy
+    /// let sink = Sink::open(Options::new(dir).signer(signer.clone()))?;
+    /// for n in 1..=4 {
+    ///     sink.event(Level::Information, "Transfer {N}").with("N", n).emit()?;
+    /// }
+    /// sink.close()?;
+    ///
+    /// let reader = Reader::open(dir)?;
+    /// let note = String::from_utf8(reader.checkpoints()?.pop().unwrap().bytes)?;
+    /// let json = reader.export_bundle(2..=3, &note)?.to_json();
+    ///
+    /// // Offline, with only the JSON and the verifier key:
+    /// let report = Bundle::from_json(&json)?.verify(&[signer.verifier()])?;
+    /// assert_eq!((report.seq_first, report.seq_last, report.count), (2, 3, 2));
+    /// assert_eq!(report.checkpoint.size(), 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn export_bundle(
         &self,
         seqs: RangeInclusive<u64>,
@@ -518,7 +804,8 @@ impl<D: Disk> Reader<D> {
         let (first, last) = (*seqs.start(), *seqs.end());
         if first == 0 || first > last || last > size || last - first >= BUNDLE_ENTRIES_MAX {
             return Err(export(format!(
-                "seqs {first}..={last} are not a range of at most {BUNDLE_ENTRIES_MAX} inside                  the checkpoint's 1..={size}"
+                "seqs {first}..={last} are not a range of at most {BUNDLE_ENTRIES_MAX} inside \
+                 the checkpoint's 1..={size}"
             )));
         }
         let records = self.records(first..=last).map_err(|e| export(e.to_string()))?;
@@ -554,6 +841,26 @@ impl<D: Disk> Reader<D> {
 
     /// Compares every stored tile with the tree recomputed from the WAL. The tiles are a cache:
     /// what this finds is damage to the cache, not to the log.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::integrity::note::Signer;
+    /// use mtlog_audit::{Level, Options, Reader, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path();
+    /// let signer = Signer::from_seed("example.com/audit", [5; 32])?; // use io::Entropy
+    /// let sink = Sink::open(Options::new(dir).signer(signer))?;
+    /// sink.event(Level::Information, "Cached").emit()?;
+    /// sink.close()?; // writes the partial tiles
+    ///
+    /// let report = Reader::open(dir)?.check_merkle_cache();
+    /// assert!(report.tiles_checked >= 1);
+    /// assert_eq!(report.tiles_missing, 0);
+    /// assert!(report.tiles_damaged.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn check_merkle_cache(&self) -> MerkleCacheReport {
         let mut report = MerkleCacheReport::default();
         // Row `l`: the complete subtree hashes of tree level 8 l, recomputed from the leaves,
@@ -740,7 +1047,8 @@ enum Filter {
     Time(i64, i64),
 }
 
-/// An iterator over stored events, one segment read at a time.
+/// An iterator over stored events, one segment read at a time. See [`Reader::replay`] for an
+/// example.
 pub struct Replay<'a, D: Disk> {
     reader: &'a Reader<D>,
     filter: Filter,

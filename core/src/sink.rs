@@ -34,7 +34,8 @@ use crate::wal::open::{self, RecoveryReport};
 use crate::wal::segment::{self, Prepared};
 use crate::wal::writer::{Batch, Writer, WriterConfig};
 
-/// Proof that an event is durable: its seq and the hash chain value after it.
+/// Proof that an event is durable: its seq and the hash chain value after it. See the
+/// [crate docs](crate) for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Receipt {
     /// The event's place in the log.
@@ -43,7 +44,7 @@ pub struct Receipt {
     pub chain_hash: Hash,
 }
 
-/// Counters for resource-bound checks and metrics.
+/// Counters for resource-bound checks and metrics. See [`Sink`] for an example.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SinkStats {
     /// Events waiting in the pending batch now.
@@ -61,6 +62,40 @@ pub struct SinkStats {
 }
 
 /// An audit sink writing to a log directory. See the crate docs.
+///
+/// A sink is `Sync`: share one between threads (by reference or in an `Arc`). Concurrent
+/// emitters share one `fdatasync` per batch (group commit).
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::{Level, Options, Sink};
+///
+/// # let tmp = tempfile::tempdir()?;
+/// let sink = Sink::open(Options::new(tmp.path()))?;
+/// std::thread::scope(|s| {
+///     for worker in 0..4 {
+///         let sink = &sink;
+///         s.spawn(move || {
+///             for n in 0..5 {
+///                 sink.event(Level::Information, "Worker {Worker} step {N}")
+///                     .with("Worker", worker)
+///                     .with("N", n)
+///                     .emit()
+///                     .expect("emit");
+///             }
+///         });
+///     }
+/// });
+/// sink.flush()?;
+/// let stats = sink.stats();
+/// assert_eq!(stats.events, 20);
+/// assert_eq!(stats.seq_durable, 20);
+/// assert_eq!(stats.queue_depth, 0);
+/// assert!(stats.batches >= 1 && stats.batches <= 20); // fewer when emitters shared a sync
+/// sink.close()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Sink<D: Disk = RealDisk, C: Clock = SystemClock, E: Entropy = OsEntropy> {
     shared: Arc<Shared<D>>,
     clock: Arc<C>,
@@ -74,7 +109,15 @@ pub struct Sink<D: Disk = RealDisk, C: Clock = SystemClock, E: Entropy = OsEntro
 
 struct Shared<D: Disk> {
     queue: Mutex<Queue>,
+    /// Idle and batch-size changes: `flush` and `close` wait here for the queue to drain, and a
+    /// leader with a `max_delay` for a full batch.
     wake: Condvar,
+    /// Emitters blocked by back-pressure (`queue_max`) wait here for room.
+    room: Condvar,
+    /// Emitters waiting for their batch: batch `g`'s emitters wait on `acks[g % ACK_SLOTS]`,
+    /// so publishing a batch wakes its own emitters and one of the next batch's (to lead), not
+    /// every waiter. See [`ack_slot`].
+    acks: [Condvar; ACK_SLOTS],
     writer: Mutex<Writer<D>>,
     prep: Mutex<PrepSlot<D::File>>,
     prep_wake: Condvar,
@@ -96,6 +139,10 @@ struct Queue {
     spare: Batch,
     ticket_next: u64,
     ticket_taken: u64,
+    /// Batches taken so far: the generation of the next batch a leader takes.
+    batch_next: u64,
+    /// Emitters waiting on `room`.
+    blocked: usize,
     leader: bool,
     results: VecDeque<BatchResult>,
     hashes_pool: Vec<Vec<Hash>>,
@@ -131,21 +178,47 @@ thread_local! {
 impl Sink {
     /// Opens (creating or recovering) the log in `options.dir` on the real disk and clocks.
     ///
-    /// # Errors
-    /// `Error::Config` for invalid options, `Error::AlreadyOpen` if another writer holds the
-    /// directory, `Error::Corruption` for damage at or below the durable watermark, I/O errors.
+    /// Opening creates the directory if needed, takes its lock, and recovers whatever a crash
+    /// left behind: a torn tail past the durable point is saved to `quarantine/` and cut (see
+    /// [`Sink::recovery_report`]); damage to durable data is refused.
     ///
-    /// # Example
-    /// ```no_run
-    /// use mtlog_audit::{Level, Options, Sink};
-    /// let sink = Sink::open(Options::new("./audit-data"))?;
-    /// let receipt = sink
-    ///     .event(Level::Information, "User {UserId} accessed record {RecordId}")
-    ///     .with("UserId", 42)
-    ///     .with("RecordId", "r-7")
-    ///     .emit()?;
-    /// assert!(receipt.seq >= 1);
-    /// # Ok::<(), mtlog_audit::Error>(())
+    /// # Errors
+    /// - `Error::Config` if the options are invalid (see [`Options::validate`]), before any file
+    ///   is touched.
+    /// - `Error::AlreadyOpen` if another sink, in this or another process, holds the
+    ///   directory's lock.
+    /// - `Error::Corruption` for damage at or below the durable watermark (or no segment header
+    ///   naming the log). Nothing is changed; read it with `Reader::open_salvage`.
+    /// - `Error::BehindCheckpoint` (checkpoints on) if the log holds fewer events than a
+    ///   checkpoint its own key signed.
+    /// - `Error::DiskFull` if there is no space to prepare the segment to append to.
+    /// - `Error::Poisoned` if preparing that segment or writing the first commit marker meets
+    ///   any other I/O error.
+    /// - `Error::Io` for any other I/O error: creating, syncing or locking the directory,
+    ///   listing or reading segments, quarantining a torn tail, reading the checkpoints and
+    ///   Merkle state, or spawning the segment-preparing thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::{Error, Level, Options, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path();
+    /// let sink = Sink::open(Options::new(dir))?;
+    /// assert_eq!(sink.dir(), dir);
+    /// assert_eq!(sink.recovery_report().seq_next, 1); // a new, empty log
+    /// sink.event(Level::Information, "Service started").emit()?;
+    ///
+    /// // One writer per directory.
+    /// assert!(matches!(Sink::open(Options::new(dir)), Err(Error::AlreadyOpen { .. })));
+    /// drop(sink); // closes
+    ///
+    /// let sink = Sink::open(Options::new(dir))?;
+    /// let report = sink.recovery_report();
+    /// assert_eq!((report.events, report.seq_next), (1, 2));
+    /// assert!(report.cuts.is_empty()); // a clean close leaves nothing to cut
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open(options: Options) -> Result<Sink, Error> {
         Sink::open_with(options, Arc::new(RealDisk), Arc::new(SystemClock), Arc::new(OsEntropy))
@@ -156,7 +229,31 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
     /// Opens the log through the given seams (the simulator passes its own).
     ///
     /// # Errors
-    /// As [`Sink::open`].
+    /// As [`Sink::open`], with the I/O errors coming from `disk`.
+    ///
+    /// # Examples
+    ///
+    /// The real disk and entropy source with a clock of one's own:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mtlog_audit::io::{Clock, OsEntropy, RealDisk};
+    /// use mtlog_audit::{Level, Options, Sink};
+    ///
+    /// struct Frozen(i64);
+    /// impl Clock for Frozen {
+    ///     fn wall_nanos(&self) -> i64 { self.0 }
+    ///     fn monotonic_nanos(&self) -> u64 { 0 }
+    /// }
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// let options = Options::new(tmp.path());
+    /// let clock = Arc::new(Frozen(1_700_000_000_000_000_000));
+    /// let sink = Sink::open_with(options, Arc::new(RealDisk), clock, Arc::new(OsEntropy))?;
+    /// let event = sink.event(Level::Information, "Tick").build();
+    /// assert_eq!(event.timestamp_nanos, 1_700_000_000_000_000_000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open_with(
         options: Options,
         disk: Arc<D>,
@@ -219,6 +316,8 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
                 spare: Batch::default(),
                 ticket_next: 0,
                 ticket_taken: 0,
+                batch_next: 0,
+                blocked: 0,
                 leader: false,
                 results: VecDeque::new(),
                 hashes_pool: Vec::new(),
@@ -227,6 +326,8 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
                 stats: SinkStats { seq_durable: writer.seq_durable(), ..SinkStats::default() },
             }),
             wake: Condvar::new(),
+            room: Condvar::new(),
+            acks: [Condvar::new(), Condvar::new()],
             writer: Mutex::new(writer),
             prep: Mutex::new(PrepSlot::Idle),
             prep_wake: Condvar::new(),
@@ -257,13 +358,13 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
         })
     }
 
-    /// What recovery found when the log was opened.
+    /// What recovery found when the log was opened. See [`Sink::open`] for an example.
     pub fn recovery_report(&self) -> &RecoveryReport {
         &self.report
     }
 
     /// How the Merkle state was loaded on open (`None` when checkpoints are off): from its
-    /// cache, or rebuilt from the WAL and why.
+    /// cache, or rebuilt from the WAL and why. See [`Sink::checkpoint`] for an example.
     pub fn merkle_report(&self) -> Option<&MerkleOpenReport> {
         self.merkle.as_ref()
     }
@@ -272,7 +373,34 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
     /// last one. Returns the tree size signed (`None` if nothing new, or checkpoints are off).
     ///
     /// # Errors
-    /// I/O errors writing the checkpoint files.
+    /// `Error::Io` if writing a checkpoint file (tmp file, fdatasync, rename, directory
+    /// fsync, in `DIR/checkpoints/` and the [`Options::checkpoint_dir`]) fails. The log is
+    /// unaffected and the sink keeps working; the next checkpoint tries again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::integrity::note::Signer;
+    /// use mtlog_audit::io::{Entropy, OsEntropy};
+    /// use mtlog_audit::{Level, Options, Reader, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path();
+    /// let signer = Signer::generate("example.com/audit", &mut |buf| OsEntropy.fill(buf))?;
+    /// let sink = Sink::open(Options::new(dir).signer(signer.clone()))?;
+    /// assert!(sink.merkle_report().is_some()); // checkpoints are on
+    /// for n in 0..3 {
+    ///     sink.event(Level::Information, "Step {N}").with("N", n).emit()?;
+    /// }
+    /// assert_eq!(sink.checkpoint()?, Some(3)); // signed the tree of 3 events
+    /// assert_eq!(sink.checkpoint()?, None); // nothing new since
+    /// assert_eq!(sink.merkle_cache_write_failures(), 0);
+    /// sink.close()?;
+    ///
+    /// let audit = Reader::open(dir)?.audit(&[signer.verifier()], Vec::new())?;
+    /// assert_eq!(audit.verdict(), mtlog_audit::integrity::audit::Verdict::Valid);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn checkpoint(&self) -> Result<Option<u64>, Error> {
         match &self.shared.integrity {
             Some(c) => c.checkpoint(),
@@ -280,7 +408,8 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
         }
     }
 
-    /// Tiles the sink could not write since it opened (caches: rebuilt on a later open).
+    /// Tiles the sink could not write since it opened (caches: rebuilt on a later open). See
+    /// [`Sink::checkpoint`] for an example.
     pub fn merkle_cache_write_failures(&self) -> u64 {
         self.shared.integrity.as_ref().map_or(0, Checkpointer::cache_errors)
     }
@@ -291,8 +420,41 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
     /// either key verify the boundary checkpoint; `verify` learns the new key from the record.
     ///
     /// # Errors
-    /// `Error::Config` if checkpoints are off; as [`Sink::emit`]; I/O errors writing the
-    /// checkpoint (the rotation record is then durable and the new key in use).
+    /// - `Error::Config` ([`ConfigError::CheckpointWithoutSigner`]) if checkpoints are off;
+    ///   nothing is written.
+    /// - Any error of [`Sink::emit`], for the rotation record; the old key stays in use.
+    /// - `Error::Io` writing the boundary checkpoint: the rotation record is then durable and
+    ///   the new key in use, and the next checkpoint is signed by both keys.
+    ///
+    /// # Panics
+    /// As [`Sink::emit`], with [`Options::panic_on_failure`].
+    ///
+    /// [`ConfigError::CheckpointWithoutSigner`]: crate::error::ConfigError::CheckpointWithoutSigner
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::integrity::audit::Verdict;
+    /// use mtlog_audit::integrity::note::Signer;
+    /// use mtlog_audit::{Options, Reader, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path();
+    /// let old = Signer::from_seed("example.com/audit", [1; 32])?; // use io::Entropy
+    /// let new = Signer::from_seed("example.com/audit", [2; 32])?;
+    /// let sink = Sink::open(Options::new(dir).signer(old.clone()))?;
+    /// let receipt = sink.rotate_signer(new.clone())?;
+    /// sink.close()?;
+    ///
+    /// let reader = Reader::open(dir)?;
+    /// let rotations = reader.key_rotations()?;
+    /// assert_eq!(rotations.len(), 1);
+    /// assert_eq!(rotations[0].seq, receipt.seq);
+    /// // An auditor who trusts only the old key learns the new one from the log.
+    /// let audit = reader.audit(&[old.verifier()], Vec::new())?;
+    /// assert_eq!(audit.verdict(), Verdict::Valid);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn rotate_signer(&self, new: Signer) -> Result<Receipt, Error> {
         let Some(c) = &self.shared.integrity else {
             return Err(crate::error::ConfigError::CheckpointWithoutSigner.into());
@@ -307,11 +469,33 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
     }
 
     /// Starts an event stamped with this sink's clock and a fresh id from its entropy source.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::{Level, Options, Sink, Value};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// let sink = Sink::open(Options::new(tmp.path()))?;
+    /// let event = sink
+    ///     .event(Level::Error, "Export of {RecordId} failed")
+    ///     .with("RecordId", "r-7")
+    ///     .exception("permission denied")
+    ///     .build(); // rendered, not emitted
+    /// assert_eq!(event.message, "Export of r-7 failed");
+    /// assert_eq!(event.property("RecordId"), Some(&Value::from("r-7")));
+    /// assert_eq!(event.exception.as_deref(), Some("permission denied"));
+    ///
+    /// let receipt = sink.event(Level::Information, "Export retried").emit()?;
+    /// assert_eq!(receipt.seq, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn event(&self, level: Level, template: &str) -> EventBuilder<'_, D, C, E> {
         EventBuilder { sink: self, event: self.new_event(level, template) }
     }
 
-    /// A new event stamped with this sink's clock and a fresh id (not yet rendered).
+    /// A new event stamped with this sink's clock and a fresh id (not yet rendered). See
+    /// [`Sink::emit`] for an example.
     pub fn new_event(&self, level: Level, template: &str) -> Event {
         let mut id = [0u8; 16];
         self.entropy.fill(&mut id);
@@ -324,9 +508,43 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
     /// reached the disk); a retry after reopening may then store the event twice, and
     /// consumers de-duplicate by event id. Every other error means nothing was stored.
     ///
+    /// Every error is first handed to the [`Options::failure_handler`].
+    ///
     /// # Errors
-    /// `Error::RecordTooLarge`, `Error::DiskFull` (retry once space is freed),
-    /// `Error::Poisoned` (reopen), `Error::Closed`.
+    /// - `Error::Body` if the event does not encode (a value nested deeper than
+    ///   [`MAX_VALUE_DEPTH`](crate::event::MAX_VALUE_DEPTH)); nothing was stored.
+    /// - `Error::RecordTooLarge` if the encoded event exceeds [`Options::body_max`]; nothing
+    ///   was stored.
+    /// - `Error::DiskFull` if the disk filled up before the event was durable; nothing of it
+    ///   was acknowledged, the sink is not poisoned, and a retry succeeds once space is freed.
+    /// - `Error::Poisoned` if a write or `fdatasync` failed, for this batch or an earlier one:
+    ///   whether the event is on disk is unknown, and every later call returns the same error
+    ///   until the log is reopened.
+    /// - `Error::Closed` after [`Sink::close`].
+    ///
+    /// # Panics
+    /// Instead of returning any of these errors, if the sink was opened with
+    /// [`Options::panic_on_failure`] (after calling the failure handler).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::{Error, Level, Options, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// let sink = Sink::open(Options::new(tmp.path()).body_max(256))?;
+    /// let event = sink
+    ///     .new_event(Level::Information, "User {UserId} signed in")
+    ///     .with_property("UserId", 42)
+    ///     .render();
+    /// let receipt = sink.emit(&event)?; // durable once this returns
+    /// assert_eq!(receipt.seq, 1);
+    ///
+    /// let huge = sink.new_event(Level::Information, &"x".repeat(1000)).render();
+    /// assert!(matches!(sink.emit(&huge), Err(Error::RecordTooLarge { max: 256, .. })));
+    /// assert_eq!(sink.emit(&event)?.seq, 2); // the sink is fine: nothing was stored
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn emit(&self, event: &Event) -> Result<Receipt, Error> {
         let result = ENCODE_BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
@@ -360,10 +578,12 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
     }
 
     /// Waits until every event emitted so far is durable. `emit` already waits for its own
-    /// event, so this only matters to callers that share a sink across threads.
+    /// event, so this only matters to callers that share a sink across threads. See [`Sink`]
+    /// for an example.
     ///
     /// # Errors
-    /// The poison, if the log is poisoned.
+    /// `Error::Poisoned` if a write or `fdatasync` failed (now or earlier): the events in
+    /// flight may or may not be on disk. Reopen the log.
     pub fn flush(&self) -> Result<(), Error> {
         let mut q = self.shared.lock_queue();
         while q.leader || !q.pending.is_empty() {
@@ -380,7 +600,28 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
     /// and the Merkle state. Idempotent.
     ///
     /// # Errors
-    /// The poison, or an I/O error sealing or writing the final checkpoint.
+    /// - `Error::Poisoned` if the log was poisoned before, or if writing the seal, its
+    ///   `fdatasync`, the shrink or the `fsync` fails.
+    /// - `Error::Io` (checkpoints on) if writing the final checkpoint or the Merkle state
+    ///   fails; every event is durable and sealed by then.
+    ///
+    /// Either way the sink is closed afterwards: `emit` returns `Error::Closed`. The directory
+    /// lock is held until the sink is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::{Error, Level, Options, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// let sink = Sink::open(Options::new(tmp.path()))?;
+    /// sink.event(Level::Information, "Shutting down").emit()?;
+    /// sink.close()?;
+    /// sink.close()?; // idempotent
+    /// let late = sink.event(Level::Information, "Too late").emit();
+    /// assert!(matches!(late, Err(Error::Closed)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(&self) -> Result<(), Error> {
         {
             let mut q = self.shared.lock_queue();
@@ -408,7 +649,8 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
         }
     }
 
-    /// Counters: queue depth, buffered bytes, batches, durable seq.
+    /// Counters: queue depth, buffered bytes, batches, durable seq. See [`Sink`] for an
+    /// example.
     pub fn stats(&self) -> SinkStats {
         let q = self.shared.lock_queue();
         SinkStats {
@@ -418,7 +660,7 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
         }
     }
 
-    /// The log directory.
+    /// The log directory. See [`Sink::open`] for an example.
     pub fn dir(&self) -> &std::path::Path {
         &self.options.dir
     }
@@ -427,7 +669,24 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
     /// range, hash chain, every damaged range. Sees what is durable now.
     ///
     /// # Errors
-    /// I/O errors reading the log.
+    /// As [`Reader::open`](crate::Reader::open): `Error::Io` listing or reading the segment
+    /// files, `Error::Corruption` if no segment header names the log. Damage inside the log is
+    /// not an error: it is listed in the report's findings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::{Level, Options, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// let sink = Sink::open(Options::new(tmp.path()))?;
+    /// let receipt = sink.event(Level::Information, "Backup finished").emit()?;
+    /// let report = sink.verify_integrity()?;
+    /// assert!(report.is_valid());
+    /// assert_eq!(report.seq_range, Some((1, 1)));
+    /// assert_eq!(report.head_hash, receipt.chain_hash);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn verify_integrity(&self) -> Result<crate::reader::IntegrityReport, Error> {
         let reader = crate::reader::Reader::open_with(self.shared.disk.clone(), self.dir(), false)?;
         Ok(reader.verify_integrity())
@@ -450,35 +709,40 @@ impl<D: Disk, C: Clock, E: Entropy> Drop for Sink<D, C, E> {
     }
 }
 
-/// An event being built for a sink: `sink.event(level, template).with(k, v).emit()`.
+/// An event being built for a sink: `sink.event(level, template).with(k, v).emit()`. See
+/// [`Sink::event`] for an example.
 pub struct EventBuilder<'a, D: Disk, C: Clock, E: Entropy> {
     sink: &'a Sink<D, C, E>,
     event: Event,
 }
 
 impl<D: Disk, C: Clock, E: Entropy> EventBuilder<'_, D, C, E> {
-    /// Adds a property (replacing one of the same name).
+    /// Adds a property (replacing one of the same name). See [`Sink::event`] for an example.
     pub fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
         self.event = self.event.with_property(name, value);
         self
     }
 
-    /// Attaches exception text.
+    /// Attaches exception text. See [`Sink::event`] for an example.
     pub fn exception(mut self, text: &str) -> Self {
         self.event = self.event.with_exception(text);
         self
     }
 
-    /// Renders the message and emits the event, returning once it is durable.
+    /// Renders the message and emits the event, returning once it is durable. See
+    /// [`Sink::event`] for an example.
     ///
     /// # Errors
     /// As [`Sink::emit`].
+    ///
+    /// # Panics
+    /// As [`Sink::emit`], with [`Options::panic_on_failure`].
     pub fn emit(self) -> Result<Receipt, Error> {
         let event = self.event.render();
         self.sink.emit(&event)
     }
 
-    /// The rendered event, without emitting it.
+    /// The rendered event, without emitting it. See [`Sink::event`] for an example.
     pub fn build(self) -> Event {
         self.event.render()
     }
@@ -511,7 +775,10 @@ impl<D: Disk> Shared<D> {
             if q.pending.len() < self.queue_max {
                 break;
             }
-            q = self.wait(q); // back-pressure: the queue is bounded
+            // Back-pressure: the queue is bounded. A leader taking a batch wakes us.
+            q.blocked += 1;
+            q = self.room.wait(q).unwrap_or_else(|p| p.into_inner());
+            q.blocked -= 1;
         }
         let ticket = q.ticket_next;
         q.ticket_next += 1;
@@ -526,7 +793,10 @@ impl<D: Disk> Shared<D> {
                 return r;
             }
             if q.leader {
-                q = self.wait(q);
+                // A follower: sleep until this ticket's batch is published, or (still pending)
+                // until the leader hands the next batch over.
+                let slot = ack_slot(ticket, q.ticket_taken, q.batch_next);
+                q = self.acks[slot].wait(q).unwrap_or_else(|p| p.into_inner());
             } else {
                 q = self.lead(q);
             }
@@ -549,12 +819,18 @@ impl<D: Disk> Shared<D> {
         batch.clear();
         // Take at most batch_max events; the rest stay pending for the next leader.
         let take = q.pending.len().min(self.batch_max);
+        assert!(take > 0, "a leader runs only for a pending ticket");
         q.pending.move_front_into(&mut batch, take);
         let ticket_first = q.ticket_taken;
         q.ticket_taken += take as u64;
+        let generation = q.batch_next;
+        q.batch_next += 1;
         let mut hashes = q.hashes_pool.pop().unwrap_or_default();
+        let blocked = q.blocked > 0;
         drop(q);
-        self.wake.notify_all(); // room in the queue for blocked emitters
+        if blocked {
+            self.room.notify_all(); // room in the queue for blocked emitters
+        }
 
         hashes.clear();
         let mut w = self.lock_writer();
@@ -600,14 +876,25 @@ impl<D: Disk> Shared<D> {
         batch.clear();
         q.spare = batch;
         q.leader = false;
-        self.wake.notify_all();
+        let handoff = !q.pending.is_empty();
+        let poisoned = q.poisoned.is_some();
+        drop(q);
+        // Wake only who needs it, after unlocking (a thread woken under the lock would block on
+        // it at once). First one emitter of the next batch, to lead it without queueing behind
+        // the acks; then this batch's emitters; `flush` and `close` once the queue is idle.
+        if handoff {
+            self.acks[slot_of(generation + 1)].notify_one();
+        }
+        self.acks[slot_of(generation)].notify_all();
+        if !handoff || poisoned {
+            self.wake.notify_all();
+            self.room.notify_all();
+        }
         if checkpoint_due {
             // After publishing: only this emitter waits for the checkpoint's fsyncs.
-            drop(q);
             self.write_checkpoint();
-            q = self.lock_queue();
         }
-        q
+        self.lock_queue()
     }
 
     /// Writes a due checkpoint; a failure goes to the failure handler (the events are durable
@@ -708,4 +995,29 @@ fn take_result(q: &mut Queue, ticket: u64) -> Option<Result<Receipt, Error>> {
         }
     }
     Some(out)
+}
+
+/// How many condition variables emitters wait on for their batch ([`ack_slot`]). Two suffice:
+/// a waiting emitter's ticket is either in the batch being written (one at a time) or pending
+/// for the next one. A ticket `batch_max` splits off to a later batch is woken when the next
+/// batch publishes, finds no result and waits again on its new slot.
+const ACK_SLOTS: usize = 2;
+
+/// The `acks` slot the emitter holding `ticket` waits on: its batch's generation modulo
+/// [`ACK_SLOTS`]. A ticket below `ticket_taken` without a result is in the batch being written,
+/// generation `batch_next - 1`; any other is pending, for generation `batch_next` (or later).
+fn ack_slot(ticket: u64, ticket_taken: u64, batch_next: u64) -> usize {
+    let generation = match ticket < ticket_taken {
+        true => {
+            assert!(batch_next > 0, "ticket {ticket} taken before any batch");
+            batch_next - 1
+        }
+        false => batch_next,
+    };
+    slot_of(generation)
+}
+
+/// The `acks` slot of batch `generation`.
+fn slot_of(generation: u64) -> usize {
+    (generation % ACK_SLOTS as u64) as usize
 }

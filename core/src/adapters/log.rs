@@ -1,4 +1,36 @@
-//! `log::Log` for an audit sink: `log::info!(target: "payments", audit = true; "Paid {}", id)`.
+//! `log::Log` for an audit sink (cargo feature `log`):
+//! `log::info!(target: "payments", audit = true; "Paid {}", id)`.
+//!
+//! Key-values become properties (log's `kv` feature); a `template` key-value, when given, is
+//! kept as the message template, otherwise the message is the template.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mtlog_audit::adapters::log::AuditLogger;
+//! use mtlog_audit::adapters::{Delivery, Routing, SharedSink};
+//! use mtlog_audit::{Options, Reader, Sink, Value};
+//!
+//! # let tmp = tempfile::tempdir()?;
+//! # let dir = tmp.path();
+//! let sink = Arc::new(Sink::open(Options::new(dir))?);
+//! let routing = Routing { target_prefixes: vec!["payments".into()], ..Routing::default() };
+//! let audit = SharedSink::new(sink, routing, Delivery::Blocking);
+//! log::set_logger(Box::leak(Box::new(AuditLogger::new(audit)))).expect("first logger");
+//! log::set_max_level(log::LevelFilter::Info);
+//!
+//! log::info!(target: "app", "cache miss"); // ordinary logging: not audited
+//! log::info!(target: "app", audit = true, UserId = 42; "User {} exported records", 42);
+//! log::info!(target: "payments::card", "Paid invoice {}", 77); // audited by target
+//!
+//! let events: Vec<_> = Reader::open(dir)?.replay(1..=u64::MAX)?.map(|e| e.unwrap()).collect();
+//! assert_eq!(events.len(), 2);
+//! assert_eq!(events[0].event.message, "User 42 exported records");
+//! assert_eq!(events[0].event.property("UserId"), Some(&Value::I64(42)));
+//! assert_eq!(events[1].event.property("SourceContext"), Some(&Value::from("payments::card")));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::sync::Arc;
 
@@ -8,13 +40,14 @@ use super::route::SharedSink;
 use crate::event::{Level, Value};
 use crate::io::{Clock, Disk, Entropy};
 
-/// A `log::Log` that routes records to an audit sink. Install with `log::set_boxed_logger`.
+/// A `log::Log` that routes records to an audit sink. Install with `log::set_boxed_logger` (or
+/// `log::set_logger`). See the [module docs](self) for an example.
 pub struct AuditLogger<D: Disk, C: Clock, E: Entropy> {
     shared: Arc<SharedSink<D, C, E>>,
 }
 
 impl<D: Disk, C: Clock, E: Entropy> AuditLogger<D, C, E> {
-    /// A logger delivering through `shared`.
+    /// A logger delivering through `shared`. See the [module docs](self) for an example.
     pub fn new(shared: Arc<SharedSink<D, C, E>>) -> Self {
         AuditLogger { shared }
     }

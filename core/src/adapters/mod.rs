@@ -13,6 +13,10 @@
 //! sink's failure handler and to [`AdapterStats::failures`], and panic if the sink was opened
 //! with `panic_on_failure`. Events from this library's own targets (`mtlog_audit…`) are ignored,
 //! so the sink can never recurse into itself.
+//!
+//! Each adapter is behind the cargo feature of its logger, `tracing`, `log` or `slog`, and its
+//! module shows it in use. What they share needs no feature: a [`SharedSink`] (the sink, a
+//! [`Routing`] rule and a [`Delivery`] mode) is also how to write an adapter of your own.
 
 #[cfg(feature = "log")]
 pub mod log;

@@ -13,6 +13,23 @@ use crate::io::{Clock, Disk, Entropy};
 use crate::sink::Sink;
 
 /// Which events go to the audit sink.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::adapters::Routing;
+/// use mtlog_audit::{Level, Value};
+///
+/// let routing = Routing { target_prefixes: vec!["payments".into()], ..Routing::default() };
+/// assert!(routing.routes(Level::Information, "app", true)); // marked `audit = true`
+/// assert!(routing.routes(Level::Error, "app", false)); // at or above `Error`
+/// assert!(routing.routes(Level::Debug, "payments::card", false)); // by target
+/// assert!(!routing.routes(Level::Information, "app", false)); // ordinary logging
+/// assert!(!routing.routes(Level::Fatal, "mtlog_audit::sink", true)); // never its own
+/// assert!(routing.is_mark("audit", &Value::Bool(true)));
+/// assert!(!routing.is_mark("audit", &Value::from("yes")));
+/// assert!(Routing::everything().routes(Level::Verbose, "app", false));
+/// ```
 #[derive(Clone, Debug)]
 pub struct Routing {
     /// Events at or above this level always go (`None`: level alone routes nothing).
@@ -35,12 +52,13 @@ impl Default for Routing {
 }
 
 impl Routing {
-    /// Every event (still excluding the library's own).
+    /// Every event (still excluding the library's own). See [`Routing`] for an example.
     pub fn everything() -> Routing {
         Routing { level_min: Some(Level::Verbose), audit_field: None, target_prefixes: Vec::new() }
     }
 
-    /// Whether an event with this level, target and audit mark goes to the sink.
+    /// Whether an event with this level, target and audit mark goes to the sink. See
+    /// [`Routing`] for an example.
     pub fn routes(&self, level: Level, target: &str, marked: bool) -> bool {
         if target.starts_with("mtlog_audit") {
             return false; // never feed the sink its own diagnostics
@@ -50,13 +68,13 @@ impl Routing {
             || self.target_prefixes.iter().any(|p| target.starts_with(p.as_str()))
     }
 
-    /// Whether a property is the audit mark, set to true.
+    /// Whether a property is the audit mark, set to true. See [`Routing`] for an example.
     pub fn is_mark(&self, name: &str, value: &Value) -> bool {
         self.audit_field.as_deref() == Some(name) && matches!(value, Value::Bool(true))
     }
 }
 
-/// How an adapter hands events to the sink.
+/// How an adapter hands events to the sink. See [`SharedSink`] for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Delivery {
     /// Call `emit` on the logging thread and wait until the event is durable (default).
@@ -69,7 +87,7 @@ pub enum Delivery {
     },
 }
 
-/// Adapter counters.
+/// Adapter counters. See [`SharedSink`] for an example.
 #[derive(Debug, Default)]
 pub struct AdapterStats {
     /// Events routed to the sink and made durable.
@@ -81,6 +99,41 @@ pub struct AdapterStats {
 }
 
 /// A sink shared by adapters, with the delivery mode and counters.
+///
+/// Every adapter is built from one (`AuditLayer::new`, `AuditLogger::new`,
+/// `AuditDrain::new`); several adapters may share it. It is also all an adapter for another
+/// logger needs:
+///
+/// ```
+/// use std::sync::atomic::Ordering;
+/// use std::sync::Arc;
+/// use mtlog_audit::adapters::{Delivery, Routing, SharedSink};
+/// use mtlog_audit::{Level, Options, Reader, Sink};
+///
+/// # let tmp = tempfile::tempdir()?;
+/// # let dir = tmp.path();
+/// let sink = Arc::new(Sink::open(Options::new(dir))?);
+/// let shared = SharedSink::new(sink, Routing::default(), Delivery::Async { queue: 64 });
+///
+/// // What an adapter does with each record of its logger:
+/// for level in [Level::Information, Level::Error] {
+///     let (target, marked) = ("app", false); // the record's target and `audit` field
+///     if !shared.routing().routes(level, target, marked) {
+///         shared.skip(); // ordinary logging, not audited
+///         continue;
+///     }
+///     let event = shared.new_event(level, "Request failed").render();
+///     shared.submit(event); // queued; blocks only when 64 events wait
+/// }
+/// shared.shutdown(); // waits until every queued event is durable
+///
+/// assert_eq!(shared.stats().delivered.load(Ordering::Relaxed), 1);
+/// assert_eq!(shared.stats().skipped.load(Ordering::Relaxed), 1);
+/// assert_eq!(shared.stats().failures.load(Ordering::Relaxed), 0);
+/// assert_eq!(shared.sink().stats().seq_durable, 1);
+/// assert_eq!(Reader::open(dir)?.seq_last(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct SharedSink<D: Disk, C: Clock, E: Entropy> {
     sink: Arc<Sink<D, C, E>>,
     routing: Routing,
@@ -90,7 +143,9 @@ pub struct SharedSink<D: Disk, C: Clock, E: Entropy> {
 }
 
 impl<D: Disk, C: Clock, E: Entropy> SharedSink<D, C, E> {
-    /// Wraps `sink` with a routing rule and a delivery mode.
+    /// Wraps `sink` with a routing rule and a delivery mode. With [`Delivery::Async`] this
+    /// starts the worker thread (if the thread cannot be spawned, events are delivered on the
+    /// logging thread instead). See [`SharedSink`] for an example.
     pub fn new(sink: Arc<Sink<D, C, E>>, routing: Routing, delivery: Delivery) -> Arc<Self> {
         let stats = Arc::new(AdapterStats::default());
         let (queue, worker) = match delivery {
@@ -112,27 +167,30 @@ impl<D: Disk, C: Clock, E: Entropy> SharedSink<D, C, E> {
         Arc::new(SharedSink { sink, routing, stats, queue, worker: Mutex::new(worker) })
     }
 
-    /// The routing rule.
+    /// The routing rule. See [`SharedSink`] for an example.
     pub fn routing(&self) -> &Routing {
         &self.routing
     }
 
-    /// The sink.
+    /// The sink. See [`SharedSink`] for an example.
     pub fn sink(&self) -> &Sink<D, C, E> {
         &self.sink
     }
 
-    /// The counters.
+    /// The counters. See [`SharedSink`] for an example.
     pub fn stats(&self) -> &AdapterStats {
         &self.stats
     }
 
-    /// A new event stamped by the sink's clock and entropy.
+    /// A new event stamped by the sink's clock and entropy. See [`SharedSink`] for an example.
     pub fn new_event(&self, level: Level, template: &str) -> Event {
         self.sink.new_event(level, template)
     }
 
-    /// Delivers a routed event (blocking until durable, or queued in async mode).
+    /// Delivers a routed event (blocking until durable, or queued in async mode). A failed
+    /// `emit` goes to the sink's failure handler and [`AdapterStats::failures`]; with
+    /// `panic_on_failure` it panics (on the worker thread in async mode). See [`SharedSink`]
+    /// for an example.
     pub fn submit(&self, event: Event) {
         match &self.queue {
             None => deliver(&self.sink, &self.stats, &event),
@@ -146,12 +204,14 @@ impl<D: Disk, C: Clock, E: Entropy> SharedSink<D, C, E> {
         }
     }
 
-    /// Counts an event that was not routed.
+    /// Counts an event that was not routed. See [`SharedSink`] for an example.
     pub fn skip(&self) {
         self.stats.skipped.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Waits until every queued event was delivered (async mode), then stops the worker.
+    /// Events submitted afterwards are delivered on the calling thread. See [`SharedSink`]
+    /// for an example.
     pub fn shutdown(&self) {
         if let Some(tx) = &self.queue {
             // Replace the sender with a closed one so the worker's loop ends.

@@ -1,4 +1,32 @@
-//! `slog::Drain` for an audit sink: `info!(log, "Paid {}", id; "audit" => true, "UserId" => 42)`.
+//! `slog::Drain` for an audit sink (cargo feature `slog`):
+//! `info!(log, "Paid {}", id; "audit" => true, "UserId" => 42)`.
+//!
+//! The logger's and the record's key-values become properties; the rendered message is also
+//! the template.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mtlog_audit::adapters::slog::AuditDrain;
+//! use mtlog_audit::adapters::{Delivery, Routing, SharedSink};
+//! use mtlog_audit::{Options, Reader, Sink, Value};
+//!
+//! # let tmp = tempfile::tempdir()?;
+//! # let dir = tmp.path();
+//! let sink = Arc::new(Sink::open(Options::new(dir))?);
+//! let audit = SharedSink::new(sink, Routing::default(), Delivery::Blocking);
+//! let log = slog::Logger::root(AuditDrain::new(audit), slog::o!("service" => "billing"));
+//!
+//! slog::info!(log, "cache miss"); // ordinary logging: not audited
+//! slog::info!(log, "Invoice {} issued", 77; "audit" => true, "InvoiceId" => 77u64);
+//!
+//! let stored = Reader::open(dir)?.replay(1..=u64::MAX)?.next().unwrap()?;
+//! assert_eq!(stored.event.message, "Invoice 77 issued");
+//! assert_eq!(stored.event.property("InvoiceId"), Some(&Value::U64(77)));
+//! assert_eq!(stored.event.property("service"), Some(&Value::from("billing")));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,7 +36,8 @@ use crate::event::{Level, Value};
 use crate::io::{Clock, Disk, Entropy};
 
 /// A `slog::Drain` that routes records to an audit sink. It never returns an error (failures go
-/// to the sink's failure handler), so it can be used without `.fuse()`.
+/// to the sink's failure handler), so it can be used without `.fuse()`. See the
+/// [module docs](self) for an example.
 pub struct AuditDrain<D: Disk, C: Clock, E: Entropy> {
     // slog requires drains to be unwind-safe. A panic inside `emit` (only our own assertions,
     // or panic_on_failure) leaves the sink fail-stopped, never half-updated, so asserting it is
@@ -17,7 +46,7 @@ pub struct AuditDrain<D: Disk, C: Clock, E: Entropy> {
 }
 
 impl<D: Disk, C: Clock, E: Entropy> AuditDrain<D, C, E> {
-    /// A drain delivering through `shared`.
+    /// A drain delivering through `shared`. See the [module docs](self) for an example.
     pub fn new(shared: Arc<SharedSink<D, C, E>>) -> Self {
         AuditDrain { shared: std::panic::AssertUnwindSafe(shared) }
     }

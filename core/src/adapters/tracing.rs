@@ -1,14 +1,42 @@
-//! A `tracing` Layer for an audit sink.
-//!
-//! ```ignore
-//! tracing::info!(audit = true, UserId = 42, RecordId = "r-7",
-//!                template = "User {UserId} accessed record {RecordId}",
-//!                "user 42 accessed record r-7");
-//! ```
+//! A `tracing` Layer for an audit sink (cargo feature `tracing`).
 //!
 //! Event fields become properties, with the fields of every enclosing span (outermost first;
 //! the event's own fields win). A `template` field, when given, is kept as the message template;
 //! otherwise the message is the template.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mtlog_audit::adapters::tracing::AuditLayer;
+//! use mtlog_audit::adapters::{Delivery, Routing, SharedSink};
+//! use mtlog_audit::{Options, Reader, Sink, Value};
+//! use tracing_subscriber::layer::SubscriberExt;
+//!
+//! # let tmp = tempfile::tempdir()?;
+//! # let dir = tmp.path();
+//! let sink = Arc::new(Sink::open(Options::new(dir))?);
+//! let audit = SharedSink::new(sink, Routing::default(), Delivery::Blocking);
+//! let subscriber = tracing_subscriber::registry().with(AuditLayer::new(audit.clone()));
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let span = tracing::info_span!("request", RequestId = "req-1");
+//!     let _entered = span.enter();
+//!     tracing::info!("cache miss"); // ordinary logging: not audited
+//!     tracing::info!(
+//!         audit = true,
+//!         UserId = 42,
+//!         RecordId = "r-7",
+//!         template = "User {UserId} accessed record {RecordId}",
+//!         "User 42 accessed record r-7"
+//!     ); // durable when this returns
+//! });
+//!
+//! let stored = Reader::open(dir)?.replay(1..=u64::MAX)?.next().unwrap()?;
+//! assert_eq!(stored.event.template, "User {UserId} accessed record {RecordId}");
+//! assert_eq!(stored.event.property("RequestId"), Some(&Value::from("req-1"))); // from the span
+//! assert_eq!(stored.event.property("UserId"), Some(&Value::I64(42)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::fmt;
 use std::sync::Arc;
@@ -23,13 +51,13 @@ use super::route::SharedSink;
 use crate::event::{Level, Value};
 use crate::io::{Clock, Disk, Entropy};
 
-/// A Layer routing events to an audit sink.
+/// A Layer routing events to an audit sink. See the [module docs](self) for an example.
 pub struct AuditLayer<D: Disk, C: Clock, E: Entropy> {
     shared: Arc<SharedSink<D, C, E>>,
 }
 
 impl<D: Disk, C: Clock, E: Entropy> AuditLayer<D, C, E> {
-    /// A layer delivering through `shared`.
+    /// A layer delivering through `shared`. See the [module docs](self) for an example.
     pub fn new(shared: Arc<SharedSink<D, C, E>>) -> Self {
         AuditLayer { shared }
     }

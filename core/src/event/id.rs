@@ -16,6 +16,19 @@ use serde::{Deserialize, Serialize};
 /// Text form (`Display`/`FromStr`) is lowercase hex in UUID layout, `8-4-4-4-12`, for example
 /// `00112233-4455-6677-8899-aabbccddeeff`. Serde writes that string in human-readable formats
 /// (JSON) and the 16 raw bytes in binary ones (postcard), so a WAL body spends no bytes on hex.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::event::{EventId, ParseEventIdError};
+///
+/// let id: EventId = "00112233-4455-6677-8899-AABBCCDDEEFF".parse()?;
+/// assert_eq!(id.0[15], 0xff);
+/// assert_eq!(id.to_string(), "00112233-4455-6677-8899-aabbccddeeff");
+/// assert_eq!(EventId::ZERO.to_string(), "00000000-0000-0000-0000-000000000000");
+/// assert_eq!("0011".parse::<EventId>(), Err(ParseEventIdError::Length { found: 4 }));
+/// # Ok::<(), ParseEventIdError>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct EventId(pub [u8; 16]);
 

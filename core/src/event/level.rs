@@ -10,6 +10,22 @@ use serde::{Deserialize, Serialize};
 /// Severity of an event, ordered `Verbose < Debug < Information < Warning < Error < Fatal`.
 ///
 /// The names match Serilog's `LogEventLevel` so CLEF files open in Seq and friends unchanged.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::Level;
+///
+/// assert!(Level::Warning > Level::Information);
+/// assert_eq!(Level::Warning.as_str(), "Warning");
+/// assert_eq!(Level::Warning.to_string(), "Warning");
+/// assert_eq!("WRN".parse::<Level>(), Ok(Level::Warning)); // Serilog's short form
+/// assert_eq!("warn".parse::<Level>(), Ok(Level::Warning));
+/// assert!("loud".parse::<Level>().is_err());
+/// assert_eq!(Level::from_u8(Level::Fatal.as_u8()), Some(Level::Fatal));
+/// assert_eq!(Level::from_u8(6), None);
+/// assert_eq!(Level::ALL.len(), 6);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Level {
     /// Tracing detail, normally off.
@@ -34,7 +50,7 @@ pub struct ParseLevelError {
 }
 
 impl Level {
-    /// Every level, lowest first.
+    /// Every level, lowest first. See [`Level`] for an example.
     pub const ALL: [Level; 6] = [
         Level::Verbose,
         Level::Debug,
@@ -45,7 +61,7 @@ impl Level {
     ];
 
     /// The Serilog/CLEF name: `"Verbose"`, `"Debug"`, `"Information"`, `"Warning"`, `"Error"`,
-    /// `"Fatal"`.
+    /// `"Fatal"`. See [`Level`] for an example.
     pub fn as_str(self) -> &'static str {
         match self {
             Level::Verbose => "Verbose",
@@ -57,7 +73,8 @@ impl Level {
         }
     }
 
-    /// The stable numeric code, 0 (`Verbose`) to 5 (`Fatal`), used in the WAL body.
+    /// The stable numeric code, 0 (`Verbose`) to 5 (`Fatal`), used in the WAL body. See
+    /// [`Level`] for an example.
     pub fn as_u8(self) -> u8 {
         match self {
             Level::Verbose => 0,
@@ -70,7 +87,7 @@ impl Level {
     }
 
     /// The level with numeric code `code`, or `None` for a code no level has (corruption or a
-    /// newer format).
+    /// newer format). See [`Level`] for an example.
     pub fn from_u8(code: u8) -> Option<Level> {
         Level::ALL.get(usize::from(code)).copied()
     }

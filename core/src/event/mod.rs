@@ -13,7 +13,7 @@
 //! Values nest at most [`MAX_VALUE_DEPTH`] deep, enforced when encoding and when decoding, so
 //! no input can drive a decoder into unbounded recursion.
 //!
-//! # Example
+//! # Examples
 //!
 //! ```
 //! use mtlog_audit::event::{Event, EventId, Level, Value};
@@ -54,6 +54,25 @@ pub use value::Value;
 pub const MAX_VALUE_DEPTH: usize = 64;
 
 /// One structured log event.
+///
+/// A [`Sink`](crate::Sink) builds events for you ([`Sink::event`](crate::Sink::event)) with
+/// its clock and a fresh id; build one by hand to import, test or transform events.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::event::{Event, EventId, Level, Value};
+///
+/// let event = Event::new(EventId([1; 16]), 0, Level::Error, "Payment {PaymentId} failed")
+///     .with_property("PaymentId", 1234)
+///     .with_property("Amount", 9.5)
+///     .with_exception("card declined")
+///     .render();
+/// assert_eq!(event.message, "Payment 1234 failed");
+/// assert_eq!(event.property("Amount"), Some(&Value::F64(9.5)));
+/// assert_eq!(event.exception.as_deref(), Some("card declined"));
+/// assert!(event.level >= Level::Warning);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     /// Identity of the event, unique per event (callers mint it, typically from entropy).
@@ -75,7 +94,7 @@ pub struct Event {
 }
 
 impl Event {
-    /// New event with empty message and no properties.
+    /// New event with empty message and no properties. See [`Event`] for an example.
     pub fn new(
         id: EventId,
         timestamp_nanos: i64,
@@ -95,6 +114,21 @@ impl Event {
 
     /// Sets property `name`. An existing property of that name gets the new value in its old
     /// position, so names stay unique and order stays stable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::event::{Event, EventId, Level, Value};
+    ///
+    /// let event = Event::new(EventId::ZERO, 0, Level::Information, "{A} {B}")
+    ///     .with_property("A", 1)
+    ///     .with_property("B", "two")
+    ///     .with_property("A", "one"); // replaces A, keeps it first
+    /// assert_eq!(event.property("A"), Some(&Value::from("one")));
+    /// let names: Vec<&str> = event.properties.iter().map(|(name, _)| name.as_str()).collect();
+    /// assert_eq!(names, ["A", "B"]);
+    /// assert_eq!(event.property("C"), None);
+    /// ```
     pub fn with_property(mut self, name: impl Into<String>, value: impl Into<Value>) -> Event {
         let name = name.into();
         let value = value.into();
@@ -105,19 +139,32 @@ impl Event {
         self
     }
 
-    /// Sets the exception text.
+    /// Sets the exception text. See [`Event`] for an example.
     pub fn with_exception(mut self, text: impl Into<String>) -> Event {
         self.exception = Some(text.into());
         self
     }
 
     /// Renders `message` from the template and properties (see [`template::render`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::event::{Event, EventId, Level};
+    ///
+    /// let event = Event::new(EventId::ZERO, 0, Level::Information, "{User} exported {Count}")
+    ///     .with_property("User", "alice");
+    /// assert_eq!(event.message, ""); // nothing rendered yet
+    /// let event = event.render();
+    /// assert_eq!(event.message, "alice exported {Count}"); // a missing property stays visible
+    /// ```
     pub fn render(mut self) -> Event {
         self.message = template::render(&self.template, &self.properties);
         self
     }
 
-    /// The value of the first property named `name`.
+    /// The value of the first property named `name`. See [`Event::with_property`] for an
+    /// example.
     pub fn property(&self, name: &str) -> Option<&Value> {
         self.properties.iter().find(|(existing, _)| existing == name).map(|(_, value)| value)
     }
@@ -130,6 +177,28 @@ impl Event {
     ///
     /// [`BodyError::PropertyTooDeep`] if a value nests deeper than [`MAX_VALUE_DEPTH`]; `out`
     /// is then unchanged. Refusing here keeps the promise that every stored body decodes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::event::{BodyError, Event, EventId, Level, Value, BODY_VERSION};
+    ///
+    /// let event = Event::new(EventId::ZERO, 0, Level::Information, "Hello").render();
+    /// let mut body = Vec::new();
+    /// event.encode_body(&mut body)?;
+    /// assert_eq!(body[0], BODY_VERSION);
+    ///
+    /// let mut deep = Value::Null;
+    /// for _ in 0..100 {
+    ///     deep = Value::Array(vec![deep]);
+    /// }
+    /// let too_deep = event.clone().with_property("Deep", deep);
+    /// let mut out = Vec::new();
+    /// let refused = too_deep.encode_body(&mut out);
+    /// assert!(matches!(refused, Err(BodyError::PropertyTooDeep { .. })));
+    /// assert!(out.is_empty());
+    /// # Ok::<(), BodyError>(())
+    /// ```
     pub fn encode_body(&self, out: &mut Vec<u8>) -> Result<(), BodyError> {
         body::encode(self, out)
     }
@@ -142,13 +211,51 @@ impl Event {
     ///
     /// # Errors
     ///
-    /// A [`BodyError`] naming what is wrong and the byte offset where decoding stopped.
+    /// A [`BodyError`] naming what is wrong and the byte offset where decoding stopped:
+    /// `Empty`, `UnsupportedVersion`, `ValueTooDeep`, `UnknownLevel`, `UnknownValueTag`,
+    /// `Malformed`, `TrailingBytes` or `NonCanonical`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::event::{BodyError, Event, EventId, Level};
+    ///
+    /// let event = Event::new(EventId([3; 16]), 42, Level::Debug, "x={X}")
+    ///     .with_property("X", u64::MAX)
+    ///     .render();
+    /// let mut body = Vec::new();
+    /// event.encode_body(&mut body)?;
+    /// assert_eq!(Event::decode_body(&body)?, event);
+    ///
+    /// body.push(0);
+    /// assert_eq!(Event::decode_body(&body), Err(BodyError::TrailingBytes { count: 1 }));
+    /// assert_eq!(Event::decode_body(&[]), Err(BodyError::Empty));
+    /// # Ok::<(), BodyError>(())
+    /// ```
     pub fn decode_body(bytes: &[u8]) -> Result<Event, BodyError> {
         body::decode(bytes)
     }
 
     /// This event as one CLEF line (JSON object, no trailing newline), for Seq and Serilog
     /// tools. `@t` uses the canonical nine-digit UTC form of [`timestamp::format_rfc3339`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::event::{Event, EventId, Level};
+    ///
+    /// let event = Event::new(EventId::ZERO, 1_500_000_000, Level::Warning, "Disk {Pct}% full")
+    ///     .with_property("Pct", 91)
+    ///     .render();
+    /// assert_eq!(
+    ///     event.to_clef(),
+    ///     concat!(
+    ///         r#"{"@t":"1970-01-01T00:00:01.500000000Z","@mt":"Disk {Pct}% full","#,
+    ///         r#""@m":"Disk 91% full","@l":"Warning","#,
+    ///         r#""@i":"00000000-0000-0000-0000-000000000000","Pct":91}"#,
+    ///     )
+    /// );
+    /// ```
     pub fn to_clef(&self) -> String {
         clef::to_clef(self)
     }
@@ -158,8 +265,26 @@ impl Event {
     ///
     /// # Errors
     ///
-    /// A [`ClefError`] for invalid JSON, a missing or malformed reserved field, an unknown
-    /// reserved field, or values nested deeper than [`MAX_VALUE_DEPTH`].
+    /// A [`ClefError`] for invalid JSON (`NotJson`, `NotAnObject`), a missing or malformed
+    /// reserved field (`MissingField`, `FieldNotString`, `DuplicateField`, `BadTimestamp`,
+    /// `BadLevel`, `BadEventId`), an unknown reserved field (`UnknownReservedField`), or values
+    /// nested deeper than [`MAX_VALUE_DEPTH`] (`ValueTooDeep`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::event::{ClefError, Event, Level, Value};
+    ///
+    /// let line = r#"{"@t":"2024-05-01T12:00:00Z","@mt":"User {UserId} left","UserId":7}"#;
+    /// let event = Event::from_clef(line)?;
+    /// assert_eq!(event.level, Level::Information); // no "@l"
+    /// assert_eq!(event.message, "User 7 left"); // no "@m": rendered
+    /// assert_eq!(event.property("UserId"), Some(&Value::I64(7)));
+    ///
+    /// let missing = Event::from_clef(r#"{"@mt":"no time"}"#);
+    /// assert_eq!(missing, Err(ClefError::MissingField { field: "@t" }));
+    /// # Ok::<(), ClefError>(())
+    /// ```
     pub fn from_clef(line: &str) -> Result<Event, ClefError> {
         clef::from_clef(line)
     }
@@ -168,6 +293,16 @@ impl Event {
 impl Event {
     /// Equality with floats compared by their bits, so a NaN equals the same NaN: what a
     /// round trip through a codec must preserve (`==` says NaN != NaN).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::event::{Event, EventId, Level};
+    ///
+    /// let event = Event::new(EventId::ZERO, 0, Level::Debug, "").with_property("X", f64::NAN);
+    /// assert_ne!(event, event.clone()); // NaN != NaN
+    /// assert!(event.bitwise_eq(&event.clone()));
+    /// ```
     pub fn bitwise_eq(&self, other: &Event) -> bool {
         self.id == other.id
             && self.timestamp_nanos == other.timestamp_nanos

@@ -25,7 +25,7 @@ use super::Value;
 
 /// Renders `template` with `properties` substituted (the first property of a name wins).
 ///
-/// # Example
+/// # Examples
 ///
 /// ```
 /// use mtlog_audit::event::{template, Value};
@@ -54,7 +54,7 @@ pub fn render(template: &str, properties: &[(String, Value)]) -> String {
 /// The property names `template` refers to, in order of first appearance, each once, without
 /// the `@`/`$` hint.
 ///
-/// # Example
+/// # Examples
 ///
 /// ```
 /// use mtlog_audit::event::template;

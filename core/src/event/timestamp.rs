@@ -46,7 +46,11 @@ pub enum TimestampError {
 /// Total: every `i64` has a form (years 1677 to 2262), and
 /// `parse_rfc3339(&format_rfc3339(x)) == Ok(x)` for every `x`.
 ///
-/// # Example
+/// # Panics
+/// Never: every `i64` falls in the years 1677 to 2262; an assertion checks the four-digit
+/// year that follows from it.
+///
+/// # Examples
 ///
 /// ```
 /// use mtlog_audit::event::timestamp::format_rfc3339;
@@ -73,7 +77,7 @@ pub fn format_rfc3339(nanos: i64) -> String {
 ///
 /// [`TimestampError`] says which byte or field is wrong, or that the instant does not fit.
 ///
-/// # Example
+/// # Examples
 ///
 /// ```
 /// use mtlog_audit::event::timestamp::parse_rfc3339;

@@ -10,6 +10,24 @@ use super::MAX_VALUE_DEPTH;
 ///
 /// `PartialEq` is structural, so a `F64(NAN)` is not equal to itself; compare floats with
 /// `to_bits` when NaN matters.
+///
+/// Every property setter takes `impl Into<Value>`; the conversions pick the lossless kind.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::Value;
+///
+/// assert_eq!(Value::from(-3i8), Value::I64(-3));
+/// assert_eq!(Value::from(u64::MAX), Value::U64(u64::MAX)); // not squeezed into an i64
+/// assert_eq!(Value::from(1.5f32), Value::F64(1.5));
+/// assert_eq!(Value::from("alice"), Value::Str("alice".into()));
+/// assert_eq!(Value::from(vec![0xffu8, 0]), Value::Bytes(vec![0xff, 0]));
+/// assert_eq!(Value::from(None::<u32>), Value::Null);
+/// let tags = Value::from(vec![Value::from("a"), Value::from(true)]);
+/// let nested = Value::Map(vec![("tags".into(), tags)]);
+/// assert!(!nested.is_too_deep());
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// No value (`None`, `null`).
@@ -38,6 +56,19 @@ impl Value {
     /// of scalars depth 2).
     ///
     /// Recursion stops at the limit, so this is safe (and cheap) on values of any depth.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::event::{Value, MAX_VALUE_DEPTH};
+    ///
+    /// let mut value = Value::Null; // depth 1
+    /// for _ in 1..MAX_VALUE_DEPTH {
+    ///     value = Value::Array(vec![value]);
+    /// }
+    /// assert!(!value.is_too_deep()); // exactly MAX_VALUE_DEPTH
+    /// assert!(Value::Array(vec![value]).is_too_deep());
+    /// ```
     pub fn is_too_deep(&self) -> bool {
         exceeds(self, MAX_VALUE_DEPTH)
     }

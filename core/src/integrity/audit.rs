@@ -18,6 +18,43 @@
 //! Keys rotate through the log: a rotation record (see [`keys`](super::keys)) whose old key is
 //! trusted, covered by a checkpoint that key signed and whose root matches the log, makes the
 //! new key trusted too.
+//!
+//! [`Reader::audit`](crate::Reader::audit) runs all of this on a log directory; the proofs
+//! an outsider checks are [`InclusionProof`] and [`ConsistencyProof`] (see
+//! [`Reader::prove_inclusion`](crate::Reader::prove_inclusion)).
+//!
+//! # Examples
+//!
+//! [`audit`] itself, on a tree in memory:
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use mtlog_audit::integrity::audit::{self, CheckpointInput, LogTree, Verdict};
+//! use mtlog_audit::integrity::checkpoint::Checkpoint;
+//! use mtlog_audit::integrity::merkle::{self, StoredTree};
+//! use mtlog_audit::integrity::note::Signer;
+//!
+//! let tree = StoredTree::from_leaf_hashes((0..5u8).map(|i| merkle::leaf_hash(&[i])));
+//! let signer = Signer::from_seed("example.com/audit", [1; 32])?; // use io::Entropy
+//! let note = Checkpoint::new("example.com/audit", 3, tree.root_at(3)?)?.sign(&[&signer])?;
+//! let inputs = [CheckpointInput { source: "cp-3".into(), external: true, bytes: note.into() }];
+//!
+//! let mut roots = BTreeMap::new();
+//! for size in audit::checkpoint_sizes(&inputs).into_iter().chain([tree.size()]) {
+//!     roots.insert(size, tree.root_at(size)?);
+//! }
+//! let log = LogTree { tree_size: tree.size(), damaged: false, roots: &roots, source: &tree };
+//! let report = audit::audit(&log, &inputs, &[signer.verifier()], &[]);
+//! assert_eq!(report.verdict(), Verdict::Valid);
+//!
+//! // A log rolled back below the checkpoint is caught.
+//! let short = StoredTree::from_leaf_hashes((0..2u8).map(|i| merkle::leaf_hash(&[i])));
+//! let roots = BTreeMap::from([(2, short.root())]);
+//! let log = LogTree { tree_size: 2, damaged: false, roots: &roots, source: &short };
+//! let report = audit::audit(&log, &inputs, &[signer.verifier()], &[]);
+//! assert_eq!(report.verdict(), Verdict::Behind);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -176,7 +213,7 @@ pub struct AuditReport {
 }
 
 impl AuditReport {
-    /// The most severe outcome.
+    /// The most severe outcome. See the [module docs](self) for an example.
     pub fn verdict(&self) -> Verdict {
         let mut verdict = if self.wal_damaged { Verdict::Damaged } else { Verdict::Valid };
         for c in &self.checkpoints {
@@ -201,7 +238,8 @@ impl AuditReport {
 }
 
 /// Audits `log` against `checkpoints`, trusting `trusted` keys and the keys that rotation
-/// records vouched for by trusted, matching checkpoints introduce.
+/// records vouched for by trusted, matching checkpoints introduce. See the
+/// [module docs](self) for an example.
 pub fn audit(
     log: &LogTree<'_>,
     checkpoints: &[CheckpointInput],
@@ -359,7 +397,8 @@ fn consistency_checks(log: &LogTree<'_>, audits: &[CheckpointAudit]) -> Vec<Cons
 // Proofs an outsider checks
 // ---------------------------------------------------------------------------------------------
 
-/// Proof that event `seq` is leaf `seq - 1` of the tree of `tree_size` events.
+/// Proof that event `seq` is leaf `seq - 1` of the tree of `tree_size` events. See
+/// [`Reader::prove_inclusion`](crate::Reader::prove_inclusion) for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InclusionProof {
     /// The event's seq.
@@ -375,17 +414,20 @@ pub struct InclusionProof {
 }
 
 impl InclusionProof {
-    /// The leaf index (`seq - 1`).
+    /// The leaf index (`seq - 1`). See [`Reader::prove_inclusion`](crate::Reader::prove_inclusion)
+    /// for an example.
     pub fn leaf_index(&self) -> u64 {
         self.seq.saturating_sub(1)
     }
 
-    /// Checks the proof against `checkpoint` (size and root) using public data only.
+    /// Checks the proof against `checkpoint` (size and root) using public data only. See
+    /// [`Reader::prove_inclusion`](crate::Reader::prove_inclusion) for an example.
     ///
     /// # Errors
-    /// [`ProofError`]; a checkpoint of another size is a
-    /// [`ProofError::WrongProofLength`]-free [`ProofError::RootMismatch`] only when sizes agree,
-    /// so sizes are compared first ([`ProofError::IndexOutOfRange`] if they differ).
+    /// [`ProofError::IndexOutOfRange`] if the checkpoint's size is not the proof's tree size
+    /// (compared first) or `seq` is 0; [`ProofError::WrongProofLength`] if the proof has the
+    /// wrong number of hashes; [`ProofError::RootMismatch`] if the leaf, the proof or the root
+    /// was altered.
     pub fn verify(&self, checkpoint: &Checkpoint) -> Result<(), ProofError> {
         if checkpoint.size() != self.tree_size || self.seq == 0 {
             return Err(ProofError::IndexOutOfRange {
@@ -404,7 +446,8 @@ impl InclusionProof {
     }
 }
 
-/// Proof that the tree of `old_size` events is a prefix of the tree of `new_size` events.
+/// Proof that the tree of `old_size` events is a prefix of the tree of `new_size` events. See
+/// [`Reader::prove_consistency`](crate::Reader::prove_consistency) for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsistencyProof {
     /// The older tree size.
@@ -420,10 +463,14 @@ pub struct ConsistencyProof {
 }
 
 impl ConsistencyProof {
-    /// Checks the proof between two checkpoints using public data only.
+    /// Checks the proof between two checkpoints using public data only. See
+    /// [`Reader::prove_consistency`](crate::Reader::prove_consistency) for an example.
     ///
     /// # Errors
-    /// [`ProofError`].
+    /// As [`merkle::verify_consistency`] on the two checkpoints' sizes and roots:
+    /// [`ProofError::SizesOutOfOrder`], [`ProofError::WrongProofLength`],
+    /// [`ProofError::OldRootMismatch`] or [`ProofError::NewRootMismatch`] (a root or the proof
+    /// was altered, or the two trees diverge).
     pub fn verify(&self, old: &Checkpoint, new: &Checkpoint) -> Result<(), ProofError> {
         merkle::verify_consistency(old.size(), new.size(), &old.root(), &new.root(), &self.hashes)
     }

@@ -16,6 +16,9 @@
 //!
 //! The bundle states its count and seq range, and entries must be exactly the seqs `a..=b`:
 //! an entry dropped from the file, or two swapped, fails verification.
+//!
+//! [`Reader::export_bundle`](crate::Reader::export_bundle) makes a bundle (see there for the
+//! round trip); [`Bundle::verify`] checks one offline.
 
 use std::fmt;
 
@@ -34,7 +37,7 @@ pub const BUNDLE_FORMAT: &str = "mtlog-audit-bundle/1";
 /// The most entries one bundle holds.
 pub const BUNDLE_ENTRIES_MAX: u64 = 1 << 20;
 
-/// An export bundle (see the module docs).
+/// An export bundle (see the module docs). See [`Bundle::verify`] for an example.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bundle {
     /// [`BUNDLE_FORMAT`].
@@ -75,7 +78,7 @@ pub struct BundleEntry {
     pub clef: Option<String>,
 }
 
-/// What a verified bundle proves.
+/// What a verified bundle proves. See [`Bundle::verify`] for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BundleReport {
     /// The checkpoint.
@@ -181,10 +184,11 @@ impl fmt::Display for BundleError {
 impl std::error::Error for BundleError {}
 
 impl Bundle {
-    /// Parses a bundle's JSON.
+    /// Parses a bundle's JSON. See [`Bundle::verify`] for an example.
     ///
     /// # Errors
-    /// [`BundleError::Format`].
+    /// [`BundleError::Format`] if the text is not JSON of this layout or names another format
+    /// than [`BUNDLE_FORMAT`].
     pub fn from_json(text: &str) -> Result<Bundle, BundleError> {
         let bundle: Bundle =
             serde_json::from_str(text).map_err(|e| BundleError::Format(e.to_string()))?;
@@ -194,7 +198,7 @@ impl Bundle {
         Ok(bundle)
     }
 
-    /// The bundle as pretty JSON.
+    /// The bundle as pretty JSON. See [`Bundle::verify`] for an example.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
@@ -203,7 +207,35 @@ impl Bundle {
     /// the stated count and range against the entries, and every entry's inclusion proof.
     ///
     /// # Errors
-    /// The first [`BundleError`] found.
+    /// The first [`BundleError`] found: `Format` (format or log id), `Checkpoint` (the note
+    /// does not open with `verifiers`), `TreeSize`, `Count` or `Seq` (entries dropped, added or
+    /// swapped), `Entry` (a field does not decode), `Proof` (an entry was altered) or `Clef`
+    /// (its CLEF text is not its body's).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::integrity::bundle::{Bundle, BundleError};
+    /// use mtlog_audit::integrity::note::Signer;
+    /// use mtlog_audit::{Level, Options, Reader, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path();
+    /// let signer = Signer::from_seed("example.com/audit", [5; 32])?; // use io::Entropy
+    /// let sink = Sink::open(Options::new(dir).signer(signer.clone()))?;
+    /// sink.event(Level::Information, "Paid {Amount}").with("Amount", 100).emit()?;
+    /// sink.event(Level::Information, "Paid {Amount}").with("Amount", 250).emit()?;
+    /// sink.close()?;
+    /// let reader = Reader::open(dir)?;
+    /// let note = String::from_utf8(reader.checkpoints()?.pop().unwrap().bytes)?;
+    /// let json = reader.export_bundle(1..=2, &note)?.to_json();
+    ///
+    /// let mut bundle = Bundle::from_json(&json)?;
+    /// assert_eq!(bundle.verify(&[signer.verifier()])?.count, 2);
+    /// bundle.entries.swap(0, 1); // reordered
+    /// assert!(matches!(bundle.verify(&[signer.verifier()]), Err(BundleError::Seq { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn verify(&self, verifiers: &[Verifier]) -> Result<BundleReport, BundleError> {
         if self.format != BUNDLE_FORMAT {
             return Err(BundleError::Format(format!("format is {:?}", self.format)));

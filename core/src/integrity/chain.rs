@@ -14,13 +14,41 @@
 //! The leaf hash is exactly the RFC 6962 Merkle leaf hash, so the chain and the Merkle tree
 //! cover the same bytes and share one SHA-256 pass over the body. The 0x02 prefix separates the
 //! chain's domain from RFC 6962's leaf (0x00) and node (0x01) hashes.
+//!
+//! # Examples
+//!
+//! The receipt of an emit is the chain value after the event; anyone holding the records can
+//! recompute it:
+//!
+//! ```
+//! use mtlog_audit::integrity::chain;
+//! use mtlog_audit::{Level, Options, Reader, Sink};
+//!
+//! # let tmp = tempfile::tempdir()?;
+//! # let dir = tmp.path();
+//! let sink = Sink::open(Options::new(dir))?;
+//! let first = sink.event(Level::Information, "One").emit()?;
+//! let second = sink.event(Level::Information, "Two").emit()?;
+//!
+//! let reader = Reader::open(dir)?;
+//! let records = reader.records(1..=2)?;
+//! let (log_id, r) = (reader.log_id(), &records[0]);
+//! let leaf = chain::leaf_hash(log_id, r.seq, r.timestamp_nanos, r.flags, r.encoding, &r.body);
+//! assert_eq!(leaf, r.leaf_hash);
+//! let after_first = chain::link(&chain::genesis(log_id), &leaf);
+//! assert_eq!(after_first, first.chain_hash);
+//! assert_eq!(chain::link(&after_first, &records[1].leaf_hash), second.chain_hash);
+//! assert_eq!(chain::to_hex(&second.chain_hash).len(), 64);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use sha2::{Digest, Sha256};
 
 /// A SHA-256 digest.
 pub type Hash = [u8; 32];
 
-/// The chain value before the first event of the log `log_id`.
+/// The chain value before the first event of the log `log_id`. See the [module docs](self) for an
+/// example.
 pub fn genesis(log_id: u128) -> Hash {
     let mut h = Sha256::new();
     h.update(b"mtlog-audit/chain/v1");
@@ -28,7 +56,7 @@ pub fn genesis(log_id: u128) -> Hash {
     h.finalize().into()
 }
 
-/// The RFC 6962 leaf hash of an event record.
+/// The RFC 6962 leaf hash of an event record. See the [module docs](self) for an example.
 pub fn leaf_hash(
     log_id: u128,
     seq: u64,
@@ -48,7 +76,7 @@ pub fn leaf_hash(
     h.finalize().into()
 }
 
-/// The next chain value.
+/// The next chain value. See the [module docs](self) for an example.
 pub fn link(prev: &Hash, leaf: &Hash) -> Hash {
     let mut h = Sha256::new();
     h.update([0x02]);
@@ -57,7 +85,7 @@ pub fn link(prev: &Hash, leaf: &Hash) -> Hash {
     h.finalize().into()
 }
 
-/// Lowercase hex of a hash, for reports.
+/// Lowercase hex of a hash, for reports. See the [module docs](self) for an example.
 pub fn to_hex(hash: &Hash) -> String {
     let mut s = String::with_capacity(64);
     for b in hash {

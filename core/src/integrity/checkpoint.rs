@@ -15,7 +15,7 @@
 //! must still contain a tree of `size` leaves with that root, and any later checkpoint must be
 //! consistent with it ([`merkle::verify_consistency`]).
 //!
-//! # Example
+//! # Examples
 //!
 //! ```
 //! use mtlog_audit::integrity::checkpoint::Checkpoint;
@@ -62,6 +62,28 @@ pub const EXTENSION_LEN_MAX: usize = 1024;
 pub const EXTENSIONS_MAX: usize = 64;
 
 /// A tree head: the log's identity, its size and its Merkle root, plus optional extension lines.
+///
+/// Signing and opening notes is shown in the [module docs](self).
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::integrity::checkpoint::{BodyError, Checkpoint};
+/// use mtlog_audit::integrity::merkle::EMPTY_ROOT;
+///
+/// let checkpoint = Checkpoint::new("example.com/audit", 0, EMPTY_ROOT)?
+///     .with_extensions(vec!["witnessed-by example.org".into()])?;
+/// assert_eq!((checkpoint.origin(), checkpoint.size()), ("example.com/audit", 0));
+/// assert_eq!(checkpoint.root(), EMPTY_ROOT);
+/// assert_eq!(checkpoint.extensions(), ["witnessed-by example.org"]);
+///
+/// let body = checkpoint.to_body();
+/// let empty_root_base64 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+/// assert!(body.starts_with(&format!("example.com/audit\n0\n{empty_root_base64}\n")));
+/// assert_eq!(Checkpoint::parse_body(&body)?, checkpoint);
+/// assert!(Checkpoint::new("two\nlines", 0, EMPTY_ROOT).is_err());
+/// # Ok::<(), BodyError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Checkpoint {
     origin: String,
@@ -71,7 +93,7 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// A checkpoint without extension lines.
+    /// A checkpoint without extension lines. See [`Checkpoint`] for an example.
     ///
     /// # Errors
     /// [`BodyError`] (on line 1) if `origin` is empty, longer than [`ORIGIN_LEN_MAX`] or holds
@@ -82,7 +104,8 @@ impl Checkpoint {
         Ok(Checkpoint { origin, size, root, extensions: Vec::new() })
     }
 
-    /// The same checkpoint with these extension lines (each without its newline).
+    /// The same checkpoint with these extension lines (each without its newline). See
+    /// [`Checkpoint`] for an example.
     ///
     /// # Errors
     /// [`BodyError`] naming the first invalid line: empty, too long, holding a control character,
@@ -96,27 +119,29 @@ impl Checkpoint {
         Ok(self)
     }
 
-    /// The log's identity.
+    /// The log's identity. See [`Checkpoint`] for an example.
     pub fn origin(&self) -> &str {
         &self.origin
     }
 
-    /// The number of leaves in the tree.
+    /// The number of leaves in the tree. See [`Checkpoint`] for an example.
     pub fn size(&self) -> u64 {
         self.size
     }
 
-    /// The RFC 6962 root of the tree of [`size`](Checkpoint::size) leaves.
+    /// The RFC 6962 root of the tree of [`size`](Checkpoint::size) leaves. See [`Checkpoint`] for
+    /// an example.
     pub fn root(&self) -> Hash {
         self.root
     }
 
-    /// The extension lines, without their newlines.
+    /// The extension lines, without their newlines. See [`Checkpoint`] for an example.
     pub fn extensions(&self) -> &[String] {
         &self.extensions
     }
 
-    /// The note text: origin, size, root and extension lines, each ending in a newline.
+    /// The note text: origin, size, root and extension lines, each ending in a newline. See
+    /// [`Checkpoint`] for an example.
     pub fn to_body(&self) -> String {
         let mut body = format!("{}\n{}\n{}\n", self.origin, self.size, BASE64.encode(self.root));
         for line in &self.extensions {
@@ -127,10 +152,13 @@ impl Checkpoint {
         body
     }
 
-    /// Parses a checkpoint body (a note's text). The input is untrusted.
+    /// Parses a checkpoint body (a note's text). The input is untrusted. See [`Checkpoint`] for an
+    /// example.
     ///
     /// # Errors
-    /// A [`BodyError`] saying what is wrong and on which line.
+    /// A [`BodyError`] saying what is wrong and on which line: the text is too large, does
+    /// not end in a newline, lacks a line, or holds an invalid origin, size, root or extension
+    /// line.
     pub fn parse_body(text: &str) -> Result<Checkpoint, BodyError> {
         if text.len() > BODY_LEN_MAX {
             return Err(BodyError::TooLarge { len: text.len(), max: BODY_LEN_MAX });
@@ -153,6 +181,7 @@ impl Checkpoint {
 
     /// Signs the checkpoint with each signer, in order, and returns the signed note. Sign with
     /// both the old and the new key across a key rotation, so verifiers holding either accept.
+    /// See the [module docs](self) for an example.
     ///
     /// # Errors
     /// [`SignError::NoSigners`] or [`SignError::TooManySigners`]; the body itself is always valid.
@@ -162,7 +191,7 @@ impl Checkpoint {
 
     /// Opens a signed checkpoint note: checks its signatures against `verifiers` (see
     /// [`note::open`]), then parses the signed body. Returns the checkpoint and the known keys
-    /// whose signatures verified.
+    /// whose signatures verified. See the [module docs](self) for an example.
     ///
     /// # Errors
     /// [`OpenError::Note`] for a note that is malformed, altered ([`NoteError::InvalidSignature`])

@@ -73,9 +73,31 @@ impl fmt::Display for KeyLoadError {
 impl std::error::Error for KeyLoadError {}
 
 /// Loads a signer from a private key file (Go's text format, as `mtlog-audit keygen` writes).
+/// Surrounding whitespace (a trailing newline) is ignored.
 ///
 /// # Errors
-/// [`KeyLoadError`].
+/// [`KeyLoadError::Missing`] if the file does not exist; [`KeyLoadError::Io`] if it cannot be
+/// read (or is larger than [`store::FILE_LEN_MAX`]); [`KeyLoadError::Key`] if its text is not
+/// a valid signer key. No error shows the secret.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::integrity::keys::{self, KeyLoadError};
+/// use mtlog_audit::integrity::note::Signer;
+/// use mtlog_audit::io::RealDisk;
+///
+/// # let tmp = tempfile::tempdir()?;
+/// let path = tmp.path().join("audit.key"); // written by `mtlog-audit keygen`, mode 0600
+/// let signer = Signer::from_seed("example.com/audit", [4; 32])?; // use io::Entropy
+/// std::fs::write(&path, format!("{}\n", signer.private_key_text()))?;
+///
+/// let loaded = keys::signer_from_file(&RealDisk, &path)?;
+/// assert_eq!(loaded.verifier(), signer.verifier());
+/// let missing = keys::signer_from_file(&RealDisk, &tmp.path().join("none.key"));
+/// assert!(matches!(missing, Err(KeyLoadError::Missing { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn signer_from_file<D: Disk>(disk: &D, path: &Path) -> Result<Signer, KeyLoadError> {
     let bytes = store::read_file(disk, path)
         .map_err(|e| KeyLoadError::Io { path: path.to_path_buf(), kind: e.kind() })?
@@ -85,17 +107,34 @@ pub fn signer_from_file<D: Disk>(disk: &D, path: &Path) -> Result<Signer, KeyLoa
         .map_err(|error| KeyLoadError::Key { source: path.display().to_string(), error })
 }
 
-/// Loads a signer from the environment variable `var` holding the private key text.
+/// Loads a signer from the environment variable `var` holding the private key text (by
+/// default [`SIGNER_ENV`]).
 ///
 /// # Errors
-/// [`KeyLoadError::Unset`] or [`KeyLoadError::Key`].
+/// [`KeyLoadError::Unset`] if `var` is not set or not UTF-8; [`KeyLoadError::Key`] if its text
+/// is not a valid signer key. No error shows the secret.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::integrity::keys::{self, KeyLoadError};
+///
+/// // With MTLOG_AUDIT_SIGNER_KEY=PRIVATE+KEY+... in the service's environment:
+/// match keys::signer_from_env(keys::SIGNER_ENV) {
+///     Ok(signer) => println!("signing checkpoints as {}", signer.key()),
+///     Err(KeyLoadError::Unset { var }) => println!("{var} not set: checkpoints off"),
+///     Err(e) => panic!("bad key: {e}"),
+/// }
+/// let unset = keys::signer_from_env("MTLOG_AUDIT_EXAMPLE_SURELY_UNSET");
+/// assert!(matches!(unset, Err(KeyLoadError::Unset { .. })));
+/// ```
 pub fn signer_from_env(var: &str) -> Result<Signer, KeyLoadError> {
     let text = std::env::var(var).map_err(|_| KeyLoadError::Unset { var: var.to_owned() })?;
     Signer::from_private_key_text(text.trim())
         .map_err(|error| KeyLoadError::Key { source: format!("${var}"), error })
 }
 
-/// A key rotation found in the log.
+/// A key rotation found in the log. See [`parse_rotation`] for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyRotation {
     /// The seq of the rotation record.
@@ -107,7 +146,8 @@ pub struct KeyRotation {
 }
 
 /// The event that records a rotation from `old` to `new` (emit it, then sign the next
-/// checkpoint with both keys; `Sink::rotate_signer` does all of it).
+/// checkpoint with both keys; `Sink::rotate_signer` does all of it). See [`parse_rotation`]
+/// for an example.
 pub fn rotation_event(event: Event, old: &Verifier, new: &Verifier) -> Event {
     event
         .with_property(ROTATION_OLD_KEY, old.to_vkey())
@@ -115,6 +155,25 @@ pub fn rotation_event(event: Event, old: &Verifier, new: &Verifier) -> Event {
 }
 
 /// The rotation an event records, if it is a well-formed rotation record.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::event::{Event, EventId, Level};
+/// use mtlog_audit::integrity::keys::{self, KeyRotation};
+/// use mtlog_audit::integrity::note::Signer;
+///
+/// let old = Signer::from_seed("example.com/audit", [1; 32])?.verifier();
+/// let new = Signer::from_seed("example.com/audit", [2; 32])?.verifier();
+/// let event = Event::new(EventId::ZERO, 0, Level::Information, keys::ROTATION_TEMPLATE);
+/// let record = keys::rotation_event(event, &old, &new).render();
+/// let found = keys::parse_rotation(9, &record);
+/// assert_eq!(found, Some(KeyRotation { seq: 9, old, new }));
+///
+/// let other = Event::new(EventId::ZERO, 0, Level::Information, "User signed in");
+/// assert_eq!(keys::parse_rotation(10, &other), None);
+/// # Ok::<(), mtlog_audit::integrity::note::KeyError>(())
+/// ```
 pub fn parse_rotation(seq: u64, event: &Event) -> Option<KeyRotation> {
     if event.template != ROTATION_TEMPLATE {
         return None;

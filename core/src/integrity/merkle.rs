@@ -23,6 +23,39 @@
 //!
 //! A subtree is named by `(level, index)`: it covers leaves `[index << level, (index + 1) <<
 //! level)`. Level 0 holds the leaf hashes themselves.
+//!
+//! # Examples
+//!
+//! The log's side makes proofs from its stored subtrees; the auditor's side checks them with
+//! public data only:
+//!
+//! ```
+//! use mtlog_audit::integrity::merkle::{self, Frontier, ProofError, StoredTree};
+//!
+//! let leaves: Vec<_> = (0..7u8).map(|i| merkle::leaf_hash(&[i])).collect();
+//! let tree = StoredTree::from_leaf_hashes(leaves.iter().copied());
+//! let (root_4, root_7) = (tree.root_at(4)?, tree.root());
+//! assert_eq!(root_7, merkle::root(&leaves));
+//!
+//! // Leaf 5 is in the tree of 7 leaves.
+//! let proof = merkle::inclusion_proof(5, 7, &tree)?;
+//! merkle::verify_inclusion(&leaves[5], 5, 7, &proof, &root_7)?;
+//! let forged = merkle::verify_inclusion(&leaves[4], 5, 7, &proof, &root_7);
+//! assert!(matches!(forged, Err(ProofError::RootMismatch { .. })));
+//!
+//! // The tree of 4 leaves is a prefix of the tree of 7.
+//! let proof = merkle::consistency_proof(4, 7, &tree)?;
+//! merkle::verify_consistency(4, 7, &root_4, &root_7, &proof)?;
+//!
+//! // The writer keeps only the right edge, and persists it.
+//! let mut frontier = Frontier::new();
+//! leaves.iter().for_each(|leaf| frontier.push(*leaf));
+//! assert_eq!((frontier.size(), frontier.hashes().len()), (7, 3)); // 7 = 4 + 2 + 1
+//! assert_eq!(frontier.root(), root_7);
+//! assert_eq!(Frontier::from_bytes(&frontier.to_bytes())?, frontier);
+//! assert_eq!(Frontier::from_source(7, &tree)?, frontier);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 // Maintainers: everything here may be handed hostile input (a proof, a persisted frontier), so
 // indexing and unwrapping are denied: use `get` and return typed errors. Internal invariants
@@ -46,7 +79,8 @@ pub const EMPTY_ROOT: Hash = [
 /// The RFC 6962 leaf hash of arbitrary leaf bytes: SHA-256(0x00 | data).
 ///
 /// Event records use [`chain::leaf_hash`](super::chain::leaf_hash), which hashes the same way
-/// over the record's leaf bytes without first copying them into one buffer.
+/// over the record's leaf bytes without first copying them into one buffer. See the
+/// [module docs](self) for an example.
 pub fn leaf_hash(data: &[u8]) -> Hash {
     let mut h = Sha256::new();
     h.update([LEAF_PREFIX]);
@@ -66,7 +100,8 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
 /// The Merkle tree hash (root) of a tree with these leaf hashes, of any size (the empty tree
 /// gives [`EMPTY_ROOT`]).
 ///
-/// Runs in O(n) time and O(log n) memory by pushing every leaf through a [`Frontier`].
+/// Runs in O(n) time and O(log n) memory by pushing every leaf through a [`Frontier`]. See the
+/// [module docs](self) for an example.
 pub fn root(leaf_hashes: &[Hash]) -> Hash {
     let mut frontier = Frontier::new();
     for leaf in leaf_hashes {
@@ -85,7 +120,7 @@ pub fn root(leaf_hashes: &[Hash]) -> Hash {
 /// It holds everything needed to append and to compute the root, in at most 64 hashes, so the
 /// writer persists it (see [`Frontier::to_bytes`]) instead of rescanning the log on open. It is
 /// a cache: if it is lost or damaged it is rebuilt from the leaves or from stored subtree hashes
-/// ([`Frontier::from_source`]).
+/// ([`Frontier::from_source`]). See the [module docs](self) for an example.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Frontier {
     size: u64,
@@ -94,17 +129,18 @@ pub struct Frontier {
 }
 
 impl Frontier {
-    /// The frontier of the empty tree.
+    /// The frontier of the empty tree. See the [module docs](self) for an example.
     pub fn new() -> Frontier {
         Frontier { size: 0, hashes: Vec::new() }
     }
 
-    /// The number of leaves appended so far.
+    /// The number of leaves appended so far. See the [module docs](self) for an example.
     pub fn size(&self) -> u64 {
         self.size
     }
 
     /// The right-edge subtree hashes, largest (leftmost) first: one per set bit of [`size`].
+    /// See the [module docs](self) for an example.
     ///
     /// [`size`]: Frontier::size
     pub fn hashes(&self) -> &[Hash] {
@@ -112,7 +148,8 @@ impl Frontier {
     }
 
     /// Appends one leaf hash. O(log n) worst case, O(1) amortised: each carry merges two equal
-    /// complete subtrees, exactly as a binary counter carries.
+    /// complete subtrees, exactly as a binary counter carries. See the [module docs](self) for
+    /// an example.
     ///
     /// # Panics
     /// If the tree already holds `u64::MAX` leaves.
@@ -134,13 +171,14 @@ impl Frontier {
         assert_eq!(self.hashes.len(), self.size.count_ones() as usize);
     }
 
-    /// The root of the tree of [`size`](Frontier::size) leaves.
+    /// The root of the tree of [`size`](Frontier::size) leaves. See the [module docs](self)
+    /// for an example.
     pub fn root(&self) -> Hash {
         fold_right(&self.hashes)
     }
 
     /// Rebuilds the frontier of a tree of `tree_size` leaves from stored complete subtrees,
-    /// reading one hash per set bit of `tree_size`.
+    /// reading one hash per set bit of `tree_size`. See the [module docs](self) for an example.
     ///
     /// # Errors
     /// [`ProveError::MissingSubtree`] if the source lacks a subtree the frontier needs.
@@ -156,6 +194,11 @@ impl Frontier {
     /// | hashes (32 each, popcount(tree size) of them, largest subtree first) |
     /// | crc32c (4, LE) of every preceding byte |
     /// ```
+    ///
+    /// See the [module docs](self) for an example of the round trip.
+    ///
+    /// # Panics
+    /// Never: an assertion checks the encoded length against the layout above.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(frontier_encoded_len(self.size));
         out.extend_from_slice(&FRONTIER_MAGIC);
@@ -171,10 +214,14 @@ impl Frontier {
     }
 
     /// Decodes bytes written by [`Frontier::to_bytes`]. The input is untrusted: every field is
-    /// checked and nothing panics.
+    /// checked and nothing panics. See the [module docs](self) for an example.
     ///
     /// # Errors
-    /// A [`FrontierError`] saying what is wrong.
+    /// A [`FrontierError`] saying what is wrong: `Truncated`, `Magic`, `Version`, `Length`
+    /// (the length disagrees with the stated tree size) or `Checksum`.
+    ///
+    /// # Panics
+    /// Never: an assertion checks that the length check left one hash per set bit of the size.
     pub fn from_bytes(bytes: &[u8]) -> Result<Frontier, FrontierError> {
         let min = FRONTIER_HEADER_LEN + FRONTIER_CRC_LEN;
         let truncated = FrontierError::Truncated { len: bytes.len(), min };
@@ -293,7 +340,7 @@ pub trait HashSource {
 ///
 /// Appends in O(log n); serves as the [`HashSource`] for proofs over any tree size up to its
 /// own. The durable version of this (tiles on disk) implements the same trait; this one is the
-/// reference and the test double.
+/// reference and the test double. See the [module docs](self) for an example.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StoredTree {
     size: u64,
@@ -308,7 +355,7 @@ impl StoredTree {
     }
 
     /// Rebuilds the tree from its leaf hashes, in order: how a lost or damaged store is
-    /// recomputed from the WAL.
+    /// recomputed from the WAL. See the [module docs](self) for an example.
     pub fn from_leaf_hashes(leaf_hashes: impl IntoIterator<Item = Hash>) -> StoredTree {
         let mut tree = StoredTree::new();
         for leaf in leaf_hashes {
@@ -357,12 +404,13 @@ impl StoredTree {
             .all(|(l, r)| r.len() as u64 == self.size >> l));
     }
 
-    /// The root of the whole tree.
+    /// The root of the whole tree. See the [module docs](self) for an example.
     pub fn root(&self) -> Hash {
         self.frontier().root()
     }
 
-    /// The root of the tree's first `tree_size` leaves, from stored subtrees.
+    /// The root of the tree's first `tree_size` leaves, from stored subtrees. See the
+    /// [module docs](self) for an example.
     ///
     /// # Errors
     /// [`ProveError::SizesOutOfOrder`] if `tree_size` exceeds [`size`](StoredTree::size).
@@ -403,11 +451,15 @@ pub fn tree_root(tree_size: u64, source: &dyn HashSource) -> Result<Hash, ProveE
 // ---------------------------------------------------------------------------------------------
 
 /// The RFC 6962 audit path (RFC 9162 inclusion proof) of leaf `index` in the tree of the first
-/// `tree_size` leaves, deepest sibling first. Reads O(log n) subtree hashes.
+/// `tree_size` leaves, deepest sibling first. Reads O(log n) subtree hashes. See the
+/// [module docs](self) for an example.
 ///
 /// # Errors
 /// [`ProveError::IndexOutOfRange`] if `index >= tree_size`; [`ProveError::MissingSubtree`] if
 /// the source lacks a subtree the proof needs.
+///
+/// # Panics
+/// Never: an assertion checks the proof's length against RFC 9162's.
 pub fn inclusion_proof(
     index: u64,
     tree_size: u64,
@@ -437,11 +489,14 @@ pub fn inclusion_proof(
 
 /// The RFC 6962 consistency proof (RFC 9162 section 2.1.4) that the tree of `old_size` leaves is
 /// a prefix of the tree of `new_size` leaves. Empty when `old_size` is 0 or equals `new_size`.
-/// Reads O(log n) subtree hashes.
+/// Reads O(log n) subtree hashes. See the [module docs](self) for an example.
 ///
 /// # Errors
 /// [`ProveError::SizesOutOfOrder`] if `old_size > new_size`; [`ProveError::MissingSubtree`] if
 /// the source lacks a subtree the proof needs.
+///
+/// # Panics
+/// Never: an assertion checks the proof's length against RFC 9162's.
 pub fn consistency_proof(
     old_size: u64,
     new_size: u64,
@@ -535,7 +590,8 @@ impl std::error::Error for ProveError {}
 // ---------------------------------------------------------------------------------------------
 
 /// Checks that `leaf_hash` is leaf `index` of the tree of `tree_size` leaves whose root is
-/// `root`, by the RFC 9162 section 2.1.3.2 algorithm. Uses only its arguments.
+/// `root`, by the RFC 9162 section 2.1.3.2 algorithm. Uses only its arguments. See the
+/// [module docs](self) for an example.
 ///
 /// # Errors
 /// [`ProofError::IndexOutOfRange`], [`ProofError::WrongProofLength`] for a proof that cannot
@@ -591,6 +647,8 @@ pub fn verify_inclusion(
 /// Equal sizes need an empty proof and equal roots. Old size 0 needs an empty proof and
 /// `old_root` equal to [`EMPTY_ROOT`] (stricter than RFC 9162, which leaves it unspecified: a
 /// checkpoint of size 0 claiming another root is not a checkpoint of this tree).
+///
+/// See the [module docs](self) for an example.
 ///
 /// # Errors
 /// [`ProofError::SizesOutOfOrder`], [`ProofError::WrongProofLength`], or

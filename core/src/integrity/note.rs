@@ -31,6 +31,31 @@
 //!
 //! Parsing treats the note as hostile: at most [`NOTE_LEN_MAX`] bytes and [`SIGNATURES_MAX`]
 //! signatures, never a panic, and every error names what is wrong and on which line.
+//!
+//! # Examples
+//!
+//! ```
+//! use mtlog_audit::integrity::note::{self, NoteError, Signer};
+//!
+//! let alice = Signer::from_seed("alice.example/log", [1; 32])?; // use io::Entropy
+//! let bob = Signer::from_seed("bob.example/witness", [2; 32])?;
+//! let signed = note::sign("hello\nworld\n", &[&alice, &bob])?;
+//!
+//! let parsed = note::parse(signed.as_bytes())?; // syntax only: nothing is trusted yet
+//! assert_eq!(parsed.signatures.len(), 2);
+//!
+//! let opened = note::open(signed.as_bytes(), &[alice.verifier()])?;
+//! assert_eq!(opened.text, "hello\nworld\n");
+//! assert_eq!(opened.verified, [alice.key().clone()]);
+//! assert_eq!(opened.unverifiable, [bob.key().clone()]); // a key we were not given
+//!
+//! let altered = signed.replacen("world", "w0rld", 1);
+//! let rejected = note::open(altered.as_bytes(), &[alice.verifier()]);
+//! assert!(matches!(rejected, Err(NoteError::InvalidSignature { .. })));
+//! let unknown = note::open(signed.as_bytes(), &[]);
+//! assert!(matches!(unknown, Err(NoteError::Unverifiable { .. })));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 // Maintainers: this module differs from Go's `note.Open` in two deliberate, stricter ways. Every
 // signature line from a known key is verified (Go skips repeats of a key it already verified; the
@@ -89,6 +114,23 @@ pub fn key_id(name: &str, public_key: &[u8; PUBLIC_KEY_LEN]) -> u32 {
 /// An Ed25519 signing key with its note key name: signs checkpoints.
 ///
 /// `Debug` shows only the key name and ID, never the secret.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::integrity::note::{KeyError, Signer};
+///
+/// let signer = Signer::from_seed("example.com/audit", [3; 32])?; // use io::Entropy
+/// assert_eq!(signer.key().name, "example.com/audit");
+/// let text = signer.private_key_text(); // PRIVATE+KEY+example.com/audit+<id>+<base64>
+/// let loaded = Signer::from_private_key_text(&text)?;
+/// assert_eq!(loaded.verifier(), signer.verifier());
+/// assert!(!format!("{signer:?}").contains(&text[text.len() - 20..])); // no secret in Debug
+///
+/// let bad_name = Signer::from_seed("has space", [3; 32]);
+/// assert!(matches!(bad_name, Err(KeyError::InvalidName { .. })));
+/// # Ok::<(), KeyError>(())
+/// ```
 #[derive(Clone)]
 pub struct Signer {
     key: NoteKey,
@@ -120,7 +162,8 @@ impl Signer {
         Signer::from_seed(name, seed)
     }
 
-    /// The signer for an Ed25519 `seed` (the RFC 8032 private key) under `name`.
+    /// The signer for an Ed25519 `seed` (the RFC 8032 private key) under `name`. See [`Signer`] for
+    /// an example.
     ///
     /// # Errors
     /// [`KeyError::InvalidName`] if `name` is not a valid key name.
@@ -133,10 +176,12 @@ impl Signer {
 
     /// Reads a signer key in Go's text format,
     /// `PRIVATE+KEY+<name>+<hex key ID>+<base64(0x01 | seed)>`, checking that the key ID matches
-    /// the key. A trailing newline (as in a key file) is ignored.
+    /// the key. A trailing newline (as in a key file) is ignored. See [`Signer`] for an example.
     ///
     /// # Errors
-    /// A [`KeyError`] naming the first defect. Errors never include the secret.
+    /// A [`KeyError`] naming the first defect: `TooLong`, `MissingPart`, `InvalidName`,
+    /// `InvalidKeyId`, `InvalidBase64`, `UnknownAlgorithm`, `WrongKeyLength` or
+    /// `KeyIdMismatch`. Errors never include the secret.
     pub fn from_private_key_text(text: &str) -> Result<Signer, KeyError> {
         let text = text.trim_end_matches(['\n', '\r']);
         if text.len() > KEY_TEXT_LEN_MAX {
@@ -155,7 +200,7 @@ impl Signer {
     }
 
     /// The signer key in Go's text format (see [`Signer::from_private_key_text`]). It holds the
-    /// secret: store it with the care of a password.
+    /// secret: store it with the care of a password. See [`Signer`] for an example.
     pub fn private_key_text(&self) -> String {
         let mut key = Vec::with_capacity(1 + SEED_LEN);
         key.push(ALG_ED25519);
@@ -163,12 +208,12 @@ impl Signer {
         format!("{PRIVATE_KEY_PREFIX}{}+{:08x}+{}", self.key.name, self.key.id, BASE64.encode(key))
     }
 
-    /// The key's name and ID.
+    /// The key's name and ID. See [`Signer`] for an example.
     pub fn key(&self) -> &NoteKey {
         &self.key
     }
 
-    /// The verifier for this signer's signatures.
+    /// The verifier for this signer's signatures. See [`Signer`] for an example.
     pub fn verifier(&self) -> Verifier {
         Verifier { key: self.key.clone(), verifying: self.signing.verifying_key() }
     }
@@ -188,6 +233,25 @@ impl fmt::Debug for Signer {
 
 /// An Ed25519 public key with its note key name: checks signatures. Built from the verifier key
 /// text an auditor is given.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::integrity::note::{KeyError, Signer, Verifier};
+///
+/// let signer = Signer::from_seed("example.com/audit", [3; 32])?; // use io::Entropy
+/// let vkey = signer.verifier().to_vkey(); // example.com/audit+<key id>+<base64>
+/// let verifier = Verifier::from_vkey(&format!("{vkey}\n"))?; // as read from a file
+/// assert_eq!(verifier, signer.verifier());
+/// assert_eq!(verifier.key(), signer.key());
+/// assert!(vkey.starts_with(&verifier.key().to_string()));
+///
+/// let other_name = vkey.replacen("example.com", "example.org", 1);
+/// let refused = Verifier::from_vkey(&other_name);
+/// assert!(matches!(refused, Err(KeyError::KeyIdMismatch { .. })));
+/// assert_eq!(Verifier::from_public_key("k", &[0; 32]), Err(KeyError::WeakKey));
+/// # Ok::<(), KeyError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verifier {
     key: NoteKey,
@@ -197,10 +261,12 @@ pub struct Verifier {
 impl Verifier {
     /// Reads a verifier key, `<name>+<hex key ID>+<base64(0x01 | public key)>`, checking that
     /// the key ID matches and that the key is a canonical point outside the small-order subgroup.
-    /// A trailing newline (as in a key file) is ignored.
+    /// A trailing newline (as in a key file) is ignored. See [`Verifier`] for an example.
     ///
     /// # Errors
-    /// A [`KeyError`] naming the first defect.
+    /// A [`KeyError`] naming the first defect: `TooLong`, `MissingPart`, `InvalidName`,
+    /// `InvalidKeyId`, `InvalidBase64`, `UnknownAlgorithm`, `WrongKeyLength`, `WeakKey` or
+    /// `KeyIdMismatch`.
     pub fn from_vkey(text: &str) -> Result<Verifier, KeyError> {
         let text = text.trim_end_matches(['\n', '\r']);
         if text.len() > KEY_TEXT_LEN_MAX {
@@ -215,7 +281,8 @@ impl Verifier {
         Ok(verifier)
     }
 
-    /// The verifier for a raw 32-byte Ed25519 public key under `name`.
+    /// The verifier for a raw 32-byte Ed25519 public key under `name`. See [`Verifier`] for an
+    /// example.
     ///
     /// # Errors
     /// [`KeyError::InvalidName`], or [`KeyError::WeakKey`] for a key that is not a canonical
@@ -232,7 +299,8 @@ impl Verifier {
         Ok(Verifier { key: NoteKey { name: name.to_owned(), id: key_id(name, public) }, verifying })
     }
 
-    /// The verifier key text (see [`Verifier::from_vkey`]): what auditors are given.
+    /// The verifier key text (see [`Verifier::from_vkey`]): what auditors are given. See
+    /// [`Verifier`] for an example.
     pub fn to_vkey(&self) -> String {
         let mut key = Vec::with_capacity(1 + PUBLIC_KEY_LEN);
         key.push(ALG_ED25519);
@@ -240,7 +308,7 @@ impl Verifier {
         format!("{}+{}", self.key, BASE64.encode(key))
     }
 
-    /// The key's name and ID.
+    /// The key's name and ID. See [`Verifier`] for an example.
     pub fn key(&self) -> &NoteKey {
         &self.key
     }
@@ -420,10 +488,17 @@ pub struct OpenedNote {
     pub unverifiable: Vec<NoteKey>,
 }
 
-/// Parses a note without checking signatures. The input is untrusted.
+/// Parses a note without checking signatures. The input is untrusted. See the
+/// [module docs](self) for an example.
 ///
 /// # Errors
-/// A [`NoteError`] naming what is malformed and on which line.
+/// A [`NoteError`] naming what is malformed and on which line: `TooLarge`, `InvalidUtf8`,
+/// `ControlCharacter`, `MissingBlankLine`, `NoSignatures`, `UnterminatedLine`,
+/// `TooManySignatures` or `MalformedSignature`.
+///
+/// # Panics
+/// Never: assertions check that a parsed note has 1 to [`SIGNATURES_MAX`] signatures, which
+/// the checks before them guarantee.
 pub fn parse(msg: &[u8]) -> Result<Note, NoteError> {
     if msg.len() > NOTE_LEN_MAX {
         return Err(NoteError::TooLarge { len: msg.len(), max: NOTE_LEN_MAX });
@@ -461,7 +536,8 @@ pub fn parse(msg: &[u8]) -> Result<Note, NoteError> {
     Ok(Note { text: text.to_owned(), signatures })
 }
 
-/// Parses a note and checks its signatures against the known `verifiers`.
+/// Parses a note and checks its signatures against the known `verifiers`. See the
+/// [module docs](self) for an example.
 ///
 /// Signatures from keys not among `verifiers` are listed as unverifiable and otherwise ignored,
 /// as the spec requires. Every signature from a known key must verify.
@@ -503,8 +579,13 @@ pub fn open(msg: &[u8], verifiers: &[Verifier]) -> Result<OpenedNote, NoteError>
 /// The text must end in a newline and hold no ASCII control character other than newline, so
 /// that the note always parses back to the same text.
 ///
+/// See the [module docs](self) for an example.
+///
 /// # Errors
-/// A [`SignError`] for text no note can carry, or a signer list that is empty or too long.
+/// [`SignError::Unterminated`] or [`SignError::ControlCharacter`] for text no note can
+/// carry; [`SignError::NoSigners`] or [`SignError::TooManySigners`] for a signer list that is
+/// empty or longer than [`SIGNATURES_MAX`]; [`SignError::TooLarge`] if the note would exceed
+/// [`NOTE_LEN_MAX`].
 pub fn sign(text: &str, signers: &[&Signer]) -> Result<String, SignError> {
     if !text.ends_with('\n') {
         return Err(SignError::Unterminated);

@@ -12,6 +12,30 @@
 //! it covers were fdatasynced before it was written. Caches are written tmp + rename without
 //! fsync: after a power loss a cache file may be missing, stale or torn; its checksum and the
 //! chain hash it carries make every such case a rebuild from the WAL, never a wrong answer.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::path::Path;
+//! use mtlog_audit::integrity::store;
+//! use mtlog_audit::io::{Disk, RealDisk};
+//!
+//! assert_eq!(store::checkpoint_file_name(42), "checkpoint-00000000000000000042.note");
+//! assert_eq!(store::parse_checkpoint_file_name("checkpoint-00000000000000000042.note"), Some(42));
+//! let tile = store::tile_path(Path::new("/log"), 1, 1234067); // C2SP tlog-tiles layout
+//! assert_eq!(tile, Path::new("/log/merkle/tile/1/x001/x234/067"));
+//!
+//! # let tmp = tempfile::tempdir()?;
+//! let dir = tmp.path().join(store::CHECKPOINTS_DIR);
+//! store::ensure_dir(&RealDisk, &dir)?;
+//! let path = dir.join(store::checkpoint_file_name(7));
+//! store::write_synced(&RealDisk, &path, b"note\n").map_err(|(_op, e)| e)?;
+//! RealDisk.sync_dir(&dir)?; // the caller makes the new name durable
+//! assert_eq!(store::read_file(&RealDisk, &path)?, Some(b"note\n".to_vec()));
+//! assert_eq!(store::newest_checkpoint_size(&RealDisk, tmp.path())?, 7);
+//! assert_eq!(store::list_checkpoints(&RealDisk, tmp.path())?[0].size_named, Some(7));
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -30,6 +30,34 @@
 //!       | K times: width (2, LE) | width hashes (32 each)
 //!       | crc32c (4, LE) of every preceding byte
 //! ```
+//!
+//! # Examples
+//!
+//! ```
+//! use mtlog_audit::integrity::merkle;
+//! use mtlog_audit::integrity::tiles::{Tile, TileBuilder};
+//!
+//! let log_id = 7u128;
+//! let mut builder = TileBuilder::new();
+//! let mut completed = Vec::new();
+//! for i in 0..300u32 {
+//!     builder.push(merkle::leaf_hash(&i.to_le_bytes()), &mut completed);
+//! }
+//! assert_eq!(completed.len(), 1); // leaves 0..256 filled tile (0, 0)
+//! assert!(completed[0].is_full());
+//! let partial = builder.partial_tiles();
+//! assert_eq!((partial[0].level, partial[0].index, partial[0].hashes.len()), (0, 1, 44));
+//!
+//! // A tile file round-trips and names its place; the right edge too.
+//! let bytes = completed[0].to_bytes(log_id);
+//! assert_eq!(Tile::from_bytes(&bytes, log_id, 0, 0)?, completed[0]);
+//! assert!(Tile::from_bytes(&bytes, log_id, 0, 1).is_err()); // another tile's place
+//! let chain = [9u8; 32];
+//! let state = builder.state_to_bytes(log_id, &chain);
+//! let (again, chain_again) = TileBuilder::state_from_bytes(&state, log_id)?;
+//! assert_eq!((again.size(), again.root(), chain_again), (300, builder.root(), chain));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 // Maintainers: tile and state bytes come from disk and may be anything, so indexing and
 // unwrapping are denied here; decoders return typed errors.
@@ -182,6 +210,9 @@ fn fold_pair(pair: &[Hash]) -> Hash {
 
 /// Where in the tiles a complete subtree lives: tile `(tile level, tile index)`, hashes
 /// `[from, to)`; `None` for a subtree no tree of `u64` leaves has.
+///
+/// # Panics
+/// Never: an assertion checks that the span ends inside its tile.
 pub fn tile_span(level: u8, index: u64) -> Option<(u8, u64, usize, usize)> {
     if level >= 64 {
         return None;

@@ -4,6 +4,19 @@
 //! It is library code, not a test, so every implementation's own test suite can run the same
 //! checks: `core/tests/conformance_real.rs` runs it on `RealDisk`, `sim/tests/` on `SimDisk`
 //! and `ScramblingDisk`. Each check returns a message naming the contract it found broken.
+//!
+//! # Examples
+//!
+//! A `Disk` implementation's test runs [`check_disk`] (and [`check_wal`], which takes the
+//! `Arc`s of a disk, a clock and an entropy source, as `Sink::open_with` does):
+//!
+//! ```
+//! use mtlog_audit::io::{conformance, RealDisk};
+//!
+//! # let tmp = tempfile::tempdir()?;
+//! assert_eq!(conformance::check_disk(&RealDisk, tmp.path()), Ok(()));
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::io;
 use std::path::Path;
@@ -15,10 +28,12 @@ use crate::options::Options;
 use crate::reader::Reader;
 use crate::sink::Sink;
 
-/// Runs every file-system contract check in `scratch` (an empty directory path).
+/// Runs every file-system contract check in `scratch` (an empty directory path). See the
+/// [module docs](self) for an example.
 ///
 /// # Errors
-/// The first broken contract, described.
+/// The first broken contract, described: the operation and what it did instead (an
+/// unexpected `io::Error` included).
 pub fn check_disk<D: Disk>(disk: &D, scratch: &Path) -> Result<(), String> {
     let dir = scratch.join("conformance");
     disk.create_dir_all(&dir).map_err(|e| format!("create_dir_all: {e}"))?;
@@ -78,7 +93,9 @@ pub fn check_disk<D: Disk>(disk: &D, scratch: &Path) -> Result<(), String> {
 /// (and so its preparer thread): this checks behaviour, not determinism.
 ///
 /// # Errors
-/// What went wrong.
+/// The first step that failed (`open`, `emit N`, `close`, `reopen`, `reader`, `replay`) with
+/// the crate's [`Error`](crate::Error), or the broken expectation (seq order, chain hash,
+/// message, count, a finding of `verify_integrity`).
 pub fn check_wal<D: Disk, C: Clock, E: Entropy>(
     disk: Arc<D>,
     clock: Arc<C>,

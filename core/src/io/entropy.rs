@@ -2,6 +2,16 @@
 //! and retry jitter), so a simulation seeded with the same number makes the same choices.
 
 /// A source of random bytes.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::io::{Entropy, OsEntropy};
+///
+/// let mut id = [0u8; 16];
+/// OsEntropy.fill(&mut id);
+/// assert_ne!(OsEntropy.next_u128(), OsEntropy.next_u128());
+/// ```
 pub trait Entropy: Send + Sync + 'static {
     /// Fills `buf` with random bytes.
     fn fill(&self, buf: &mut [u8]);
@@ -14,7 +24,11 @@ pub trait Entropy: Send + Sync + 'static {
     }
 }
 
-/// The operating system's random source (`getrandom`).
+/// The operating system's random source (`getrandom`). See [`Entropy`] for an example.
+///
+/// # Panics
+/// [`Entropy::fill`] panics if the operating system's random source fails: identifiers would
+/// repeat, so there is no safe way to continue.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OsEntropy;
 

@@ -23,7 +23,7 @@ use std::sync::Mutex;
 
 use super::disk::{DirLock, Disk, DiskFile, OpenMode};
 
-/// The real file system.
+/// The real file system. See [`Disk`] for an example.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RealDisk;
 

@@ -11,6 +11,48 @@
 //! Every record names its log, segment and seq inside the checksummed header, so a block written
 //! to the wrong place (misdirected) or left over from an earlier write (stale) is detected, never
 //! accepted. Parsing never panics and never allocates: it borrows the body from the input.
+//!
+//! # Examples
+//!
+//! ```
+//! use mtlog_audit::wal::format::*;
+//!
+//! let (log_id, segment) = (7u128, SegmentId(1));
+//! let header = SegmentHeader { log_id, segment, capacity: 1 << 20 };
+//! let mut file = encode_segment_header(&header).to_vec();
+//! assert_eq!(decode_segment_header(&file), Ok(header));
+//!
+//! let record = RecordHeader {
+//!     kind: RecordKind::Event,
+//!     encoding: BodyEncoding::Postcard,
+//!     flags: 0,
+//!     log_id,
+//!     segment,
+//!     seq: 1,
+//!     watermark: 0, // nothing was durable before it
+//!     timestamp_nanos: 1_700_000_000_000_000_000,
+//!     prev_hash: [0; 32],
+//! };
+//! encode_record(&mut file, &record, b"body");
+//! assert_eq!(file.len(), SEGMENT_HEADER_LEN + framed_len(4)); // padded to 8 bytes
+//!
+//! let view = parse_record(&file, SEGMENT_HEADER_LEN, log_id, segment, 1024)?;
+//! assert_eq!((view.header, view.body), (record, &b"body"[..]));
+//! assert_eq!(view.framed_len(), framed_len(4));
+//!
+//! // A flipped bit, another segment, and unwritten space are each told apart.
+//! let mut flipped = file.clone();
+//! flipped[SEGMENT_HEADER_LEN + RECORD_HEADER_LEN] ^= 1;
+//! let bad = parse_record(&flipped, SEGMENT_HEADER_LEN, log_id, segment, 1024);
+//! assert!(matches!(bad, Err(RecordDefect::Checksum { .. })));
+//! let elsewhere = parse_record(&file, SEGMENT_HEADER_LEN, log_id, SegmentId(2), 1024);
+//! assert_eq!(elsewhere, Err(RecordDefect::Misdirected(segment)));
+//! assert_eq!(parse_record(&[0; 128], 0, log_id, segment, 1024), Err(RecordDefect::Zero));
+//!
+//! let seal = SealBody { count: 1, xxh3: 0xfeed };
+//! assert_eq!(decode_seal_body(&encode_seal_body(&seal)), Some(seal));
+//! # Ok::<(), RecordDefect>(())
+//! ```
 
 use std::fmt;
 
@@ -168,7 +210,9 @@ pub fn encode_segment_header(h: &SegmentHeader) -> [u8; SEGMENT_HEADER_LEN] {
 /// Decodes a segment header from the start of `bytes`.
 ///
 /// # Errors
-/// A [`HeaderDefect`] saying what is wrong.
+/// A [`HeaderDefect`] saying what is wrong: `Short` (under 64 bytes), `Zeroed`, `Magic`,
+/// `Checksum` or `Version`. (`Identity` is for callers that compare the header with the file
+/// name.)
 pub fn decode_segment_header(bytes: &[u8]) -> Result<SegmentHeader, HeaderDefect> {
     let b = bytes.get(..SEGMENT_HEADER_LEN).ok_or(HeaderDefect::Short)?;
     if b.iter().all(|&x| x == 0) {
@@ -299,7 +343,10 @@ pub fn encode_record(out: &mut Vec<u8>, header: &RecordHeader, body: &[u8]) {
 /// `segment`.
 ///
 /// # Errors
-/// A [`RecordDefect`] saying why these bytes are not a valid record of this segment.
+/// A [`RecordDefect`] saying why these bytes are not a valid record of this segment: `Zero`
+/// (unwritten space), `Truncated`, `Magic`, `Length` (body longer than `body_max`),
+/// `Checksum`, `Unknown` (kind, encoding or flag of a newer version), `ForeignLog` or
+/// `Misdirected`.
 pub fn parse_record(
     bytes: &[u8],
     offset: usize,

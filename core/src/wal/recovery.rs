@@ -16,6 +16,68 @@
 //! Only the last batch before a crash is unproven (no later record carries its watermark). A
 //! bit flip there is indistinguishable from a torn write and is handled as a tail: quarantined
 //! and reported, never silently dropped. Clean close writes a seal, which proves everything.
+//!
+//! # Examples
+//!
+//! The three verdicts, on a segment holding events 1 to 3 (event `n` carries watermark
+//! `n - 1`, so `W` is 2):
+//!
+//! ```
+//! use mtlog_audit::error::DamageKind;
+//! use mtlog_audit::wal::format::{SegmentId, RECORD_BODY_HARD_MAX, RECORD_HEADER_LEN};
+//! use mtlog_audit::wal::recovery::{self, Scan, Verdict};
+//! use mtlog_audit::wal::scan::scan_segment;
+//!
+//! # use mtlog_audit::integrity::chain;
+//! # use mtlog_audit::wal::format::*;
+//! # /// A segment file holding events 1..=n (as in the `scan` module's example).
+//! # fn segment_file(log_id: u128, n: u64) -> Vec<u8> {
+//! #     let segment = SegmentId(1);
+//! #     let header = SegmentHeader { log_id, segment, capacity: 4096 };
+//! #     let mut file = encode_segment_header(&header).to_vec();
+//! #     let mut prev_hash = chain::genesis(log_id);
+//! #     for seq in 1..=n {
+//! #         let header = RecordHeader {
+//! #             kind: RecordKind::Event,
+//! #             encoding: BodyEncoding::Postcard,
+//! #             flags: 0,
+//! #             log_id,
+//! #             segment,
+//! #             seq,
+//! #             watermark: seq - 1,
+//! #             timestamp_nanos: 0,
+//! #             prev_hash,
+//! #         };
+//! #         encode_record(&mut file, &header, b"body");
+//! #         prev_hash = chain::link(&prev_hash, &chain::leaf_hash(log_id, seq, 0, 0, 0, b"body"));
+//! #     }
+//! #     file.resize(4096, 0);
+//! #     file
+//! # }
+//! let log_id = 7u128;
+//! let classify = |file: &[u8]| {
+//!     let segment = scan_segment(SegmentId(1), file, log_id, RECORD_BODY_HARD_MAX, &[], None);
+//!     recovery::classify(&Scan { log_id, segments: vec![segment] })
+//! };
+//! let file = segment_file(log_id, 3);
+//! let record = |seq: u64| 64 + (seq as usize - 1) * (RECORD_HEADER_LEN + 8); // its offset
+//!
+//! let Verdict::Clean(head) = classify(&file) else { panic!("expected a clean log") };
+//! assert_eq!((head.seq_next, head.watermark), (4, 2));
+//!
+//! // Event 3 torn by a crash: nothing acknowledged it (3 > W), so it is quarantined and cut.
+//! let mut torn = file.clone();
+//! torn[record(3) + 50..record(4)].fill(0); // the write reached the disk only in part
+//! let Verdict::Tail { cut, head } = classify(&torn) else { panic!("expected a tail") };
+//! assert_eq!((cut.offset, cut.seq_range.0, head.seq_next), (record(3) as u64, 3, 3));
+//!
+//! // Event 1 flipped: it was durable (1 <= W), so this is corruption, refused and reported.
+//! let mut flipped = file.clone();
+//! flipped[record(1) + RECORD_HEADER_LEN] ^= 1;
+//! let Verdict::Corrupt(c) = classify(&flipped) else { panic!("expected corruption") };
+//! assert_eq!((c.offset, c.seq_range.0), (record(1) as u64, 1));
+//! assert!(matches!(c.kind, DamageKind::Checksum { .. }));
+//! ```
 
 use crate::error::{Corruption, DamageKind};
 use crate::integrity::chain::{self, Hash};
@@ -117,6 +179,15 @@ pub enum Decision {
 }
 
 /// Decides what an anomaly at expected seq `e` means given the proven watermark `w`.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::wal::recovery::{decide, Anomaly, Decision};
+///
+/// assert_eq!(decide(Anomaly::Hole, 5, 7), Decision::Refuse); // seq 5 was durable
+/// assert_eq!(decide(Anomaly::Hole, 8, 7), Decision::CutTail); // seq 8 never was
+/// ```
 pub fn decide(anomaly: Anomaly, e: u64, w: u64) -> Decision {
     let durable = e <= w;
     match (anomaly, durable) {
@@ -197,7 +268,7 @@ pub fn proven_watermark(scan: &Scan) -> u64 {
     w
 }
 
-/// Classifies the scan. See the module docs for the rule.
+/// Classifies the scan. See the [module docs](self) for the rule and an example.
 pub fn classify(scan: &Scan) -> Verdict {
     let w = proven_watermark(scan);
     let (head, finding) = walk(scan, w);

@@ -5,6 +5,51 @@
 //! batch and not an earlier one, leaving valid records after a hole. After damage the scan
 //! resynchronises at the next 8-aligned offset where a whole, checksummed record of this log
 //! starts.
+//!
+//! # Examples
+//!
+//! ```
+//! use mtlog_audit::integrity::chain;
+//! use mtlog_audit::wal::format::*;
+//! use mtlog_audit::wal::scan::{scan_segment, Item};
+//!
+//! // A segment file holding events 1 and 2, the rest of its space zeros.
+//! let (log_id, segment) = (7u128, SegmentId(1));
+//! let header = SegmentHeader { log_id, segment, capacity: 4096 };
+//! let mut file = encode_segment_header(&header).to_vec();
+//! let mut prev_hash = chain::genesis(log_id);
+//! for seq in 1..=2u64 {
+//!     let header = RecordHeader {
+//!         kind: RecordKind::Event,
+//!         encoding: BodyEncoding::Postcard,
+//!         flags: 0,
+//!         log_id,
+//!         segment,
+//!         seq,
+//!         watermark: seq - 1, // each event was written after the one before it was synced
+//!         timestamp_nanos: 0,
+//!         prev_hash,
+//!     };
+//!     encode_record(&mut file, &header, b"body");
+//!     prev_hash = chain::link(&prev_hash, &chain::leaf_hash(log_id, seq, 0, 0, 0, b"body"));
+//! }
+//! file.resize(4096, 0);
+//!
+//! let scan = scan_segment(segment, &file, log_id, RECORD_BODY_HARD_MAX, &[], None);
+//! assert!(scan.header.is_ok());
+//! let seqs: Vec<u64> = scan.items.iter().filter_map(|item| match item {
+//!     Item::Record(r) => Some(r.seq),
+//!     _ => None,
+//! }).collect();
+//! assert_eq!(seqs, [1, 2]);
+//! assert!(matches!(scan.items.last(), Some(Item::Zeros { .. })));
+//! assert_eq!(scan.items.last().map(Item::end), Some(4096)); // the items tile the file
+//!
+//! // A sector the disk could not read is damage, never mistaken for zeros.
+//! let unreadable = [1024..1536];
+//! let scan = scan_segment(segment, &file, log_id, RECORD_BODY_HARD_MAX, &unreadable, None);
+//! assert!(scan.items.iter().any(|item| matches!(item, Item::Damage { offset: 1024, .. })));
+//! ```
 
 use std::ops::Range;
 
@@ -78,7 +123,7 @@ pub struct ScannedRecord {
 }
 
 impl Item {
-    /// Where the item starts.
+    /// Where the item starts. See the [module docs](self) for an example.
     pub fn offset(&self) -> u64 {
         match self {
             Item::Record(r) => r.offset,
@@ -86,7 +131,7 @@ impl Item {
         }
     }
 
-    /// Where the item ends.
+    /// Where the item ends. See the [module docs](self) for an example.
     pub fn end(&self) -> u64 {
         match self {
             Item::Record(r) => r.offset + r.len,
@@ -102,7 +147,8 @@ pub const SEAL_OK: Hash = [1; 32];
 ///
 /// `log_id` is the log's id (from any intact header); `unreadable` lists byte ranges the disk
 /// could not read; bytes at or past `trusted_len` (after a failed fsync in this process) are
-/// reported as [`DamageKind::UnsyncedAfterFailedSync`] instead of being parsed.
+/// reported as [`DamageKind::UnsyncedAfterFailedSync`] instead of being parsed. See the
+/// [module docs](self) for an example.
 pub fn scan_segment(
     id: SegmentId,
     bytes: &[u8],

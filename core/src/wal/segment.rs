@@ -9,6 +9,28 @@
 //!
 //! So a `NNN.wal` file always has a durable header and durable zeros, and a `.prep` file is
 //! always garbage from an interrupted preparation (recovery removes it).
+//!
+//! # Examples
+//!
+//! ```
+//! use mtlog_audit::io::RealDisk;
+//! use mtlog_audit::wal::format::{decode_segment_header, SegmentId};
+//! use mtlog_audit::wal::segment;
+//!
+//! assert_eq!(segment::file_name(SegmentId(3)), "00000000000000000003.wal");
+//! assert_eq!(segment::parse_file_name("00000000000000000003.wal"), Some(SegmentId(3)));
+//! assert!(segment::is_prep_file("00000000000000000003.wal.prep"));
+//!
+//! # let tmp = tempfile::tempdir()?;
+//! # let dir = tmp.path();
+//! let prepared = segment::prepare(&RealDisk, dir, 7, SegmentId(1), 64 << 10)?;
+//! assert_eq!(prepared.path, dir.join(segment::file_name(SegmentId(1))));
+//! let (bytes, unreadable) = segment::read_all(&RealDisk, &prepared.path)?;
+//! assert_eq!((bytes.len(), unreadable.len()), (64 << 10, 0));
+//! assert_eq!(decode_segment_header(&bytes).map(|h| h.log_id), Ok(7));
+//! assert!(bytes[64..].iter().all(|&b| b == 0)); // durable zeros up to the capacity
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::io;
 use std::ops::Range;
@@ -18,12 +40,13 @@ use crate::error::Error;
 use crate::io::{is_storage_full, read_exact_at, write_all_at, Disk, DiskFile, OpenMode};
 use crate::wal::format::{self, SegmentHeader, SegmentId, SEGMENT_HEADER_LEN};
 
-/// The file name of segment `id`.
+/// The file name of segment `id`. See the [module docs](self) for an example.
 pub fn file_name(id: SegmentId) -> String {
     format!("{:020}.wal", id.0)
 }
 
-/// The segment id a file name denotes, if it is a segment file name.
+/// The segment id a file name denotes, if it is a segment file name. See the
+/// [module docs](self) for an example.
 pub fn parse_file_name(name: &str) -> Option<SegmentId> {
     let digits = name.strip_suffix(".wal")?;
     if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -32,7 +55,8 @@ pub fn parse_file_name(name: &str) -> Option<SegmentId> {
     digits.parse().ok().map(SegmentId)
 }
 
-/// Whether `name` is a leftover of an interrupted preparation.
+/// Whether `name` is a leftover of an interrupted preparation. See the [module docs](self)
+/// for an example.
 pub fn is_prep_file(name: &str) -> bool {
     name.strip_suffix(".prep").is_some_and(|n| parse_file_name(n).is_some())
 }
@@ -58,7 +82,8 @@ static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
 /// # Errors
 /// `Error::DiskFull` if the disk is full (the partial `.prep` file is removed, best effort);
 /// `Error::Poisoned` for any other I/O error, as the writer must not carry on past an I/O error
-/// it cannot explain.
+/// it cannot explain; `Error::Io` if checking for a stale `.prep` file fails. See the
+/// [module docs](self) for an example.
 pub fn prepare<D: Disk>(
     disk: &D,
     dir: &Path,
@@ -104,7 +129,8 @@ pub fn prepare<D: Disk>(
 /// in the returned ranges, so the scan reports them instead of mistaking them for zeros.
 ///
 /// # Errors
-/// An error opening or sizing the file.
+/// `Error::Io` if the file cannot be opened or sized (or is larger than memory can address).
+/// Read errors are not errors: they are the returned ranges.
 pub fn read_all<D: Disk>(disk: &D, path: &Path) -> Result<(Vec<u8>, Vec<Range<u64>>), Error> {
     let file = disk.open(path, OpenMode::Read).map_err(|e| Error::io("open", path, &e))?;
     let len = file.len().map_err(|e| Error::io("stat", path, &e))?;

@@ -13,6 +13,42 @@
 //! 3. `fdatasync` of the current segment makes its records and seal durable;
 //! 4. the writer switches; the first ack inside the new segment follows its own `fdatasync`,
 //!    and its directory entry was made durable in step 1.
+//!
+//! # Examples
+//!
+//! Driving the writer by hand, as the simulator does (production code uses `Sink`):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mtlog_audit::event::{Event, EventId, Level};
+//! use mtlog_audit::io::{Disk, OsEntropy, RealDisk};
+//! use mtlog_audit::wal::open;
+//! use mtlog_audit::wal::writer::{Batch, Writer, WriterConfig};
+//!
+//! # let tmp = tempfile::tempdir()?;
+//! # let dir = tmp.path();
+//! let disk = Arc::new(RealDisk);
+//! let _lock = disk.lock_dir(dir)?;
+//! let config = WriterConfig { segment_bytes: 64 << 10, body_max: 1 << 10 };
+//! let (segment_bytes, body_max) = (config.segment_bytes, config.body_max);
+//! let (start, _report) = open::recover(&disk, dir, segment_bytes, body_max, &OsEntropy)?;
+//! let mut writer = Writer::new(disk.clone(), dir, config, start);
+//!
+//! let mut batch = Batch::default();
+//! for n in 0..3 {
+//!     let event = Event::new(EventId([n; 16]), 0, Level::Information, "Hello").render();
+//!     let before = batch.bodies.len();
+//!     event.encode_body(&mut batch.bodies)?;
+//!     batch.push_body_written(event.timestamp_nanos, batch.bodies.len() - before);
+//! }
+//! let mut hashes = Vec::new();
+//! let appended = writer.append(&batch, &mut hashes); // one fdatasync for the batch
+//! assert!(appended.error.is_none());
+//! assert_eq!((appended.seq_first, appended.durable), (1, 3));
+//! assert_eq!((writer.seq_durable(), writer.chain_head()), (3, hashes[2]));
+//! writer.seal_and_shrink()?; // clean close
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -72,6 +108,9 @@ impl Batch {
     /// Moves the first `n` events into `to` (which must be empty): how a group-commit leader
     /// takes at most `batch_max` events and leaves the rest pending. Shared by the production
     /// glue and the simulator, so both split batches the same way.
+    ///
+    /// # Panics
+    /// If `to` is not empty or `n` exceeds [`Batch::len`]: callers' bugs.
     pub fn move_front_into(&mut self, to: &mut Batch, n: usize) {
         assert!(to.is_empty());
         assert!(n <= self.len());
@@ -159,6 +198,9 @@ pub struct Writer<D: Disk> {
 
 impl<D: Disk> Writer<D> {
     /// A writer continuing the log described by `start`.
+    ///
+    /// # Panics
+    /// If `start.seq_next` is 0 (seqs start at 1).
     pub fn new(
         disk: Arc<D>,
         dir: &Path,
@@ -231,6 +273,9 @@ impl<D: Disk> Writer<D> {
     }
 
     /// Installs a segment prepared elsewhere (the background preparer, or the simulator).
+    ///
+    /// # Panics
+    /// If `p` is not the segment after the active one ([`Writer::wants_prepared`] names it).
     pub fn install_prepared(&mut self, p: Prepared<D::File>) {
         assert_eq!(p.id.0, self.active.id.0 + 1, "prepared segment out of order");
         self.prepared = Some(p);
@@ -277,7 +322,12 @@ impl<D: Disk> Writer<D> {
     /// batch writes over it.
     ///
     /// # Errors
-    /// `Error::Poisoned` if the write fails (and from then on).
+    /// `Error::Poisoned` if the write fails (and from then on), or if the writer was already
+    /// poisoned.
+    ///
+    /// # Panics
+    /// Never: every batch leaves room for a seal, and the marker fits in that room; an
+    /// assertion checks it.
     pub fn write_commit_marker(&mut self) -> Result<(), Error> {
         if let Some(p) = &self.poisoned {
             return Err(p.clone());
@@ -297,7 +347,8 @@ impl<D: Disk> Writer<D> {
     /// Seals the active segment where it ends and shrinks the file to the seal (clean close).
     ///
     /// # Errors
-    /// `Error::Poisoned` on any I/O error.
+    /// `Error::Poisoned` on any I/O error (writing the seal, its `fdatasync`, the shrink or the
+    /// `fsync`), or if the writer was already poisoned.
     pub fn seal_and_shrink(&mut self) -> Result<(), Error> {
         if let Some(p) = &self.poisoned {
             return Err(p.clone());
