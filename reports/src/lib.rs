@@ -89,6 +89,9 @@ pub struct Report {
     pub coverage_gaps: Vec<String>,
     /// What this tier cannot exercise yet, with the reason.
     pub unavailable: Vec<Unavailable>,
+    /// Failure rate against each knob, binned.
+    #[serde(default)]
+    pub swarm: Vec<SwarmRow>,
     /// The determinism check, if it ran.
     pub determinism: Option<Determinism>,
 }
@@ -191,6 +194,45 @@ pub struct FailureCard {
     pub timeline: Vec<TimelinePoint>,
     /// Model against recovered log around the first divergence.
     pub divergence: Vec<DivergenceRow>,
+    /// The failure shrunk to the smallest knobs that still break the same invariant.
+    #[serde(default)]
+    pub shrunk: Option<ShrunkCard>,
+}
+
+/// A failure shrunk: knob overrides found by rerunning with less ("drop until it stops
+/// failing"), and the shrunk run's own trace.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShrunkCard {
+    /// The overrides (`features=... events=N cycles=C writers=W`).
+    pub overrides: String,
+    /// The replay command of the shrunk run.
+    pub replay: String,
+    /// Reruns tried.
+    pub attempts: u32,
+    /// Each kept step, in order.
+    pub steps: Vec<String>,
+    /// The shrunk run's first violation.
+    pub violation: String,
+    /// Events in the shrunk run's trace.
+    pub trace_events: u64,
+    /// The last lines of the shrunk run's trace.
+    pub trace_excerpt: Vec<String>,
+}
+
+/// Swarm analysis: runs and failures of the runs whose knob fell in one bin.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SwarmRow {
+    /// The knob.
+    pub knob: String,
+    /// The bin ("off", "4-16 KiB", ...).
+    pub bin: String,
+    /// Runs in the bin.
+    pub runs: u64,
+    /// Failing runs in the bin.
+    pub failures: u64,
+    /// Whether the bin's failure rate stands out: at least 3 failures and twice the batch's
+    /// overall rate.
+    pub hot: bool,
 }
 
 /// One point on a failure card's timeline.
@@ -375,6 +417,15 @@ impl Report {
                     },
                     DivergenceRow { seq: 12, model: "acked".into(), recovered: "missing".into() },
                 ],
+                shrunk: Some(ShrunkCard {
+                    overrides: "features=torn events=12 cycles=1 writers=1".into(),
+                    replay: format!("{replay} --set 'features=torn events=12 cycles=1 writers=1'"),
+                    attempts: 31,
+                    steps: vec!["noise off".into(), "events 300 -> 12".into()],
+                    violation: "I1 SILENT-LOSS: seq 12 lost".into(),
+                    trace_events: 96,
+                    trace_excerpt: vec!["   95 t=9 Crash kind=power -> ok(0)".into()],
+                }),
             }],
             invariants: vec![
                 InvariantRow {
@@ -406,6 +457,22 @@ impl Report {
                     eligible: 100,
                     hits: 0,
                     gap: true,
+                },
+            ],
+            swarm: vec![
+                SwarmRow {
+                    knob: "torn".into(),
+                    bin: "off".into(),
+                    runs: 60,
+                    failures: 0,
+                    hot: false,
+                },
+                SwarmRow {
+                    knob: "torn".into(),
+                    bin: "on".into(),
+                    runs: 40,
+                    failures: 4,
+                    hot: true,
                 },
             ],
             branch_coverage: vec![CoverageRow {

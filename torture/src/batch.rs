@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use crate::coverage::Tally;
 use crate::knobs::{Knobs, Scenario};
-use crate::outcome::{Outcome, RunResult, INVARIANTS, OUTCOMES};
-use crate::run::{run_one, RunOptions};
+use crate::outcome::{Outcome, RunResult, ShrunkDetail, INVARIANTS, OUTCOMES};
+use crate::run::{run_one, run_with, RunOptions};
+use crate::swarm::SwarmTally;
 
 /// Seeds per chunk a worker takes at a time.
 const CHUNK: u64 = 32;
@@ -68,6 +69,8 @@ pub struct BatchResult {
     pub first_failing: [Option<u64>; INVARIANTS.len()],
     /// Coverage counts.
     pub tally: Tally,
+    /// Failure rate per knob bin.
+    pub swarm: SwarmTally,
     /// Failing runs, by seed.
     pub failures: Vec<RunResult>,
     /// (seed, trace hash) of every run, if asked for.
@@ -99,6 +102,7 @@ impl BatchResult {
             violations: [0; INVARIANTS.len()],
             first_failing: [None; INVARIANTS.len()],
             tally: Tally::new(),
+            swarm: SwarmTally::default(),
             failures: Vec::new(),
             hashes: Vec::new(),
             sim_nanos: 0,
@@ -124,8 +128,9 @@ impl BatchResult {
             self.violations[i] += 1;
             self.first_failing[i] = Some(self.first_failing[i].map_or(r.seed, |s| s.min(r.seed)));
         }
-        let features = Knobs::draw(r.seed, r.scenario).features;
-        self.tally.add(&features, r.faults, r.branches);
+        let knobs = Knobs::draw(r.seed, r.scenario);
+        self.tally.add(&knobs.features, r.faults, r.branches);
+        self.swarm.add(&knobs, r.failed());
         self.sim_nanos += u128::from(r.counters.sim_nanos);
         self.submitted += r.counters.submitted;
         self.acked += r.counters.acked;
@@ -161,6 +166,7 @@ impl BatchResult {
             };
         }
         self.tally.merge(&other.tally);
+        self.swarm.merge(&other.swarm);
         self.failures.extend(other.failures);
         self.hashes.extend(other.hashes);
         self.sim_nanos += other.sim_nanos;
@@ -265,7 +271,7 @@ fn progress_bar(config: &BatchConfig) -> Option<indicatif::ProgressBar> {
 
 /// Reruns failing seeds with full detail (trace, timeline, divergence), up to `cards`, and
 /// checks each rerun gives the same trace hash (I15): a mismatch adds a NONDETERMINISM
-/// violation.
+/// violation. Each is also shrunk ([`crate::shrink`]) and the shrunk run's trace kept.
 pub fn detail_failures(result: &mut BatchResult, cards: usize, trace_lines: usize) {
     let options = RunOptions { detail: true, trace_lines };
     for failure in result.failures.iter_mut().take(cards) {
@@ -281,5 +287,23 @@ pub fn detail_failures(result: &mut BatchResult, cards: usize, trace_lines: usiz
             });
         }
         failure.detail = again.detail;
+        let shrunk = crate::shrink::shrink_run(failure);
+        if let (Some(detail), Some(shrunk)) = (failure.detail.as_mut(), shrunk) {
+            let small = run_with(failure.seed, failure.scenario, &shrunk.overrides, &options);
+            let overrides = shrunk.overrides.to_string();
+            detail.shrunk = Some(ShrunkDetail {
+                replay: crate::replay_command_with(failure.seed, failure.scenario, &overrides),
+                overrides,
+                attempts: shrunk.attempts,
+                steps: shrunk.steps,
+                trace: small.detail.map(|d| d.trace).unwrap_or_default(),
+                trace_events: small.trace_events,
+                violation: small
+                    .violations
+                    .first()
+                    .map(|v| format!("{} {}: {}", v.invariant.id(), v.class, v.detail))
+                    .unwrap_or_default(),
+            });
+        }
     }
 }

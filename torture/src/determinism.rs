@@ -12,7 +12,9 @@ use mtlog_audit_reports::Determinism;
 use crate::knobs::Scenario;
 
 /// Runs `seeds` seeds from `start` in two child processes of the current executable, with
-/// `--jobs 1` and `--jobs 2`, and compares their per-seed trace hashes.
+/// `--jobs 1` and `--jobs 2`, and compares their per-seed trace hashes. `exe_prefix` places
+/// the harness in the current executable: empty for `torture`, `["torture"]` for the
+/// `mtlog-audit` CLI.
 ///
 /// # Errors
 /// A child that could not be started or wrote no hash file.
@@ -20,10 +22,11 @@ pub fn check_in_children(
     start: u64,
     seeds: u64,
     scenario: Scenario,
+    exe_prefix: &[String],
 ) -> Result<Determinism, String> {
     let exe = std::env::current_exe().map_err(|e| format!("current executable: {e}"))?;
-    let a = run_child(&exe, start, seeds, scenario, 1)?;
-    let b = run_child(&exe, start, seeds, scenario, 2)?;
+    let a = run_child(&exe, exe_prefix, start, seeds, scenario, 1)?;
+    let b = run_child(&exe, exe_prefix, start, seeds, scenario, 2)?;
     if a.len() != b.len() {
         return Err(format!("the children ran {} and {} seeds", a.len(), b.len()));
     }
@@ -43,6 +46,7 @@ pub fn check_in_children(
 
 fn run_child(
     exe: &Path,
+    prefix: &[String],
     start: u64,
     seeds: u64,
     scenario: Scenario,
@@ -50,6 +54,7 @@ fn run_child(
 ) -> Result<Vec<(u64, u64)>, String> {
     let file = hash_file(jobs);
     let status = Command::new(exe)
+        .args(prefix)
         .args(["--seeds", &seeds.to_string(), "--start", &start.to_string()])
         .args(["--scenario", scenario.name(), "--jobs", &jobs.to_string()])
         .args(["--no-progress", "--no-determinism", "--no-coverage-gate", "--quiet", "--no-report"])

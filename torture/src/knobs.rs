@@ -188,6 +188,33 @@ impl Features {
         all.iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect()
     }
 
+    /// The families named in a comma-separated list (as [`Features::names`] prints them).
+    ///
+    /// # Errors
+    /// A message naming an unknown family.
+    pub fn from_names(list: &str) -> Result<Features, String> {
+        let mut f = Features::default();
+        for name in list.split(',').filter(|n| !n.is_empty()) {
+            let slot = match name {
+                "kill9" => &mut f.kill9,
+                "power_loss" => &mut f.power_loss,
+                "torn" => &mut f.torn,
+                "at_rest" => &mut f.at_rest,
+                "concurrent_corruption" => &mut f.concurrent_corruption,
+                "io_errors" => &mut f.io_errors,
+                "disk_full" => &mut f.disk_full,
+                "clock_jumps" => &mut f.clock_jumps,
+                "misdirected" => &mut f.misdirected,
+                "crash_in_recovery" => &mut f.crash_in_recovery,
+                "clean_close" => &mut f.clean_close,
+                "noise" => &mut f.noise,
+                other => return Err(format!("unknown fault family {other:?}")),
+            };
+            *slot = true;
+        }
+        Ok(f)
+    }
+
     /// Whether any fault at all is on (clean closes and process restarts are not faults).
     pub fn any_fault(&self) -> bool {
         let mut f = *self;
@@ -239,11 +266,18 @@ pub struct Knobs {
 impl Knobs {
     /// Expands `seed` for `scenario`. Deterministic: the same pair gives the same knobs.
     pub fn draw(seed: u64, scenario: Scenario) -> Knobs {
+        Knobs::draw_with(seed, scenario, &Overrides::default())
+    }
+
+    /// As [`Knobs::draw`], then `overrides` applied: how a shrunk run is described and
+    /// replayed. Every other knob is drawn exactly as without them.
+    pub fn draw_with(seed: u64, scenario: Scenario, overrides: &Overrides) -> Knobs {
         let mut rng = Rng::new(seed).fork("knobs");
         let (features, quiet) = match scenario {
             Scenario::Swarm => swarm_features(&mut rng),
             named => (named.features(), false),
         };
+        let features = overrides.features.unwrap_or(features);
         // 4 KiB to 1 MiB, skewed small (the smaller of two log-uniform draws): rotations are
         // frequent, and big preallocated segments, whose zeros every recovery reads, are rarer.
         let pages = rng.log_uniform(256).min(rng.log_uniform(256));
@@ -272,6 +306,10 @@ impl Knobs {
         let prepare_bias = rng.unit();
         let think_nanos_max = rng.log_uniform(50_000_000);
         let faults = fault_config(&mut rng, &features, quiet);
+        let writers = overrides.writers.unwrap_or(writers).max(1);
+        let queue_max = queue_max.min(writers + 2);
+        let events = overrides.events.unwrap_or(events);
+        let cycles = overrides.cycles.unwrap_or(cycles).max(1);
         Knobs {
             seed,
             scenario,
@@ -371,6 +409,72 @@ fn log_rate(rng: &mut Rng, high: f64) -> f64 {
     high * 10f64.powf(-3.0 * rng.unit())
 }
 
+/// Changes to the knobs a seed draws: the result of shrinking a failing run
+/// ([`crate::shrink`]), replayable with `torture replay --seed S --set '...'`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// The fault families on, instead of the drawn ones.
+    pub features: Option<Features>,
+    /// Events the writers emit.
+    pub events: Option<u32>,
+    /// Write phases.
+    pub cycles: Option<u32>,
+    /// Logical writers.
+    pub writers: Option<usize>,
+}
+
+impl Overrides {
+    /// Whether nothing is overridden.
+    pub fn is_empty(&self) -> bool {
+        *self == Overrides::default()
+    }
+
+    /// Parses the [`Display`](fmt::Display) form: `features=kill9,torn events=40 cycles=1
+    /// writers=2`, any subset, space-separated (`features=` alone: every family off).
+    ///
+    /// # Errors
+    /// A message naming the part that is not `name=value` with a known name and a valid value.
+    pub fn parse(text: &str) -> Result<Overrides, String> {
+        let mut o = Overrides::default();
+        for part in text.split_whitespace() {
+            let (name, value) =
+                part.split_once('=').ok_or_else(|| format!("{part:?} is not name=value"))?;
+            let number = |v: &str| v.parse::<u32>().map_err(|e| format!("{name}={v}: {e}"));
+            match name {
+                "features" => o.features = Some(Features::from_names(value)?),
+                "events" => o.events = Some(number(value)?),
+                "cycles" => o.cycles = Some(number(value)?),
+                "writers" => o.writers = Some(number(value)? as usize),
+                _ => {
+                    return Err(format!(
+                        "unknown knob {name:?} (features, events, cycles, writers)"
+                    ))
+                }
+            }
+        }
+        Ok(o)
+    }
+}
+
+impl fmt::Display for Overrides {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(features) = &self.features {
+            parts.push(format!("features={}", features.names().join(",")));
+        }
+        if let Some(n) = self.events {
+            parts.push(format!("events={n}"));
+        }
+        if let Some(n) = self.cycles {
+            parts.push(format!("cycles={n}"));
+        }
+        if let Some(n) = self.writers {
+            parts.push(format!("writers={n}"));
+        }
+        f.write_str(&parts.join(" "))
+    }
+}
+
 /// One line: every knob, as `name=value` (the VOPR banner).
 impl fmt::Display for Knobs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -427,5 +531,20 @@ mod tests {
         assert!(sizes.iter().all(|s| (4096..=1 << 20).contains(s)));
         assert!(sizes.contains(&4096));
         assert!(sizes.iter().any(|s| *s >= 512 << 10));
+    }
+
+    #[test]
+    fn overrides_round_trip_through_their_text_and_change_only_their_knobs() {
+        let o = Overrides::parse("features=kill9,torn events=40 cycles=1 writers=2").unwrap();
+        assert_eq!(Overrides::parse(&o.to_string()).unwrap(), o);
+        let plain = Knobs::draw(77, Scenario::Swarm);
+        let k = Knobs::draw_with(77, Scenario::Swarm, &o);
+        assert_eq!((k.events, k.cycles, k.writers), (40, 1, 2));
+        assert_eq!(k.features.names(), vec!["kill9", "torn"]);
+        assert_eq!((k.segment_bytes, k.payload_max), (plain.segment_bytes, plain.payload_max));
+        assert!(Overrides::parse("events=x").is_err());
+        assert!(Overrides::parse("speed=3").is_err());
+        assert!(Overrides::parse("features=kill9,warp").is_err());
+        assert_eq!(Overrides::parse("features=").unwrap().features, Some(Features::default()));
     }
 }

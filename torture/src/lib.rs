@@ -17,14 +17,18 @@
 
 pub mod batch;
 pub mod canary;
+pub mod cli;
 pub mod coverage;
 pub mod determinism;
 pub mod knobs;
 pub mod model;
 pub mod outcome;
 pub mod panics;
+pub mod real;
 pub mod report;
 pub mod run;
+pub mod shrink;
+pub mod swarm;
 
 mod inject;
 mod recover;
@@ -32,4 +36,9 @@ mod recover;
 /// The replay command for a seed.
 pub fn replay_command(seed: u64, scenario: knobs::Scenario) -> String {
     format!("cargo run --release -p torture -- replay --seed {seed} --scenario {scenario}")
+}
+
+/// The replay command for a seed with knob overrides (a shrunk run).
+pub fn replay_command_with(seed: u64, scenario: knobs::Scenario, overrides: &str) -> String {
+    format!("{} --set '{overrides}'", replay_command(seed, scenario))
 }

@@ -258,6 +258,27 @@ pub struct RunDetail {
     pub timeline: Vec<TimelineEvent>,
     /// Model against recovered log, around the first divergence: (seq, model, recovered).
     pub divergence: Vec<(u64, String, String)>,
+    /// The shrunk run ([`crate::shrink`]), when the failure was shrunk.
+    pub shrunk: Option<ShrunkDetail>,
+}
+
+/// A failure shrunk to the smallest knobs that still break the same invariant.
+#[derive(Clone, Debug, Default)]
+pub struct ShrunkDetail {
+    /// The overrides, as `torture replay --set` takes them.
+    pub overrides: String,
+    /// The replay command of the shrunk run.
+    pub replay: String,
+    /// Reruns tried.
+    pub attempts: u32,
+    /// Each kept step.
+    pub steps: Vec<String>,
+    /// The shrunk run's trace (last lines) and its length.
+    pub trace: Vec<String>,
+    /// Events in the shrunk run's trace (the original's is `trace_events` of the result).
+    pub trace_events: u64,
+    /// Its first violation.
+    pub violation: String,
 }
 
 /// What one run produced.

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use mtlog_audit_reports::{
     CoverageRow, Determinism, DivergenceRow, FailureCard, FailureRow, InvariantRow, OutcomeCount,
-    Previous, Report, ScenarioRow, TimelinePoint, Totals, Unavailable,
+    Previous, Report, ScenarioRow, ShrunkCard, SwarmRow, TimelinePoint, Totals, Unavailable,
 };
 
 use crate::batch::BatchResult;
@@ -120,6 +120,7 @@ pub fn build(
             })
             .collect(),
         fault_coverage: coverage_rows(batch, true),
+        swarm: swarm_rows(batch),
         branch_coverage: coverage_rows(batch, false),
         coverage_gaps: gaps
             .iter()
@@ -246,7 +247,37 @@ fn card(f: &RunResult) -> FailureCard {
                 recovered: recovered.clone(),
             })
             .collect(),
+        shrunk: d.shrunk.as_ref().map(|s| {
+            let skip = s.trace.len().saturating_sub(CARD_TRACE_LINES);
+            ShrunkCard {
+                overrides: s.overrides.clone(),
+                replay: s.replay.clone(),
+                attempts: s.attempts,
+                steps: s.steps.clone(),
+                violation: s.violation.clone(),
+                trace_events: s.trace_events,
+                trace_excerpt: s.trace[skip..].to_vec(),
+            }
+        }),
     }
+}
+
+/// The swarm analysis rows: a bin is hot when it has at least 3 failures at twice the batch's
+/// overall failure rate.
+fn swarm_rows(batch: &BatchResult) -> Vec<SwarmRow> {
+    let overall = batch.failed_runs() as f64 / batch.runs.max(1) as f64;
+    batch
+        .swarm
+        .rows()
+        .into_iter()
+        .map(|(knob, bin, runs, failures)| SwarmRow {
+            knob: knob.to_owned(),
+            bin: bin.to_owned(),
+            runs,
+            failures,
+            hot: failures >= 3 && failures as f64 > 2.0 * overall * runs as f64,
+        })
+        .collect()
 }
 
 fn coverage_rows(batch: &BatchResult, faults: bool) -> Vec<CoverageRow> {

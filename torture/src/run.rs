@@ -37,7 +37,7 @@ use mtlog_audit_sim::{
 };
 
 use crate::coverage::{Branch, Fault};
-use crate::knobs::{Knobs, Scenario};
+use crate::knobs::{Knobs, Overrides, Scenario};
 use crate::model::Model;
 use crate::outcome::{
     Counters, Invariant, Outcome, RunDetail, RunResult, TimelineEvent, Violation, INVARIANTS,
@@ -68,7 +68,17 @@ pub struct RunOptions {
 
 /// Runs one seed of one scenario. Never panics: a panic inside becomes [`Outcome::Panic`].
 pub fn run_one(seed: u64, scenario: Scenario, options: &RunOptions) -> RunResult {
-    let knobs = Knobs::draw(seed, scenario);
+    run_with(seed, scenario, &Overrides::default(), options)
+}
+
+/// As [`run_one`], with some knobs overridden (a shrunk run).
+pub fn run_with(
+    seed: u64,
+    scenario: Scenario,
+    overrides: &Overrides,
+    options: &RunOptions,
+) -> RunResult {
+    let knobs = Knobs::draw_with(seed, scenario, overrides);
     let sim = Sim::new(knobs.seed, knobs.faults.clone());
     if options.detail {
         sim.enable_trace_log(options.trace_lines.max(1));
