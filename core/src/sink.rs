@@ -104,7 +104,8 @@ pub struct Sink<D: Disk = RealDisk, C: Clock = SystemClock, E: Entropy = OsEntro
     report: RecoveryReport,
     merkle: Option<MerkleOpenReport>,
     preparer: Mutex<Option<JoinHandle<()>>>,
-    _lock: D::Lock,
+    /// The directory lock: held from open until `close` returns or the sink is dropped.
+    lock: Mutex<Option<D::Lock>>,
 }
 
 struct Shared<D: Disk> {
@@ -354,7 +355,7 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
             report,
             merkle,
             preparer: Mutex::new(Some(preparer)),
-            _lock: lock,
+            lock: Mutex::new(Some(lock)),
         })
     }
 
@@ -605,8 +606,9 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
     /// - `Error::Io` (checkpoints on) if writing the final checkpoint or the Merkle state
     ///   fails; every event is durable and sealed by then.
     ///
-    /// Either way the sink is closed afterwards: `emit` returns `Error::Closed`. The directory
-    /// lock is held until the sink is dropped.
+    /// Either way the sink is closed afterwards: `emit` returns `Error::Closed`, and the
+    /// directory lock is released, so the log can be opened again (by this process or another)
+    /// while this value lives on.
     ///
     /// # Examples
     ///
@@ -633,6 +635,16 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
             }
             q.closed = true;
         }
+        let result = self.seal_and_finish();
+        // The caller that closed releases the lock, after its last write: the next opener may
+        // recover the directory.
+        drop(self.lock.lock().unwrap_or_else(|p| p.into_inner()).take());
+        result
+    }
+
+    /// The second half of `close`, once no emitter can write: stop the preparer, seal, and
+    /// write the final checkpoint.
+    fn seal_and_finish(&self) -> Result<(), Error> {
         self.shared.stop_preparer();
         if let Some(handle) = self.preparer.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = handle.join();

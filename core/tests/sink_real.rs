@@ -104,6 +104,26 @@ fn a_second_writer_gets_already_open_and_a_reader_does_not_need_the_lock() {
 }
 
 #[test]
+fn close_releases_the_lock_so_the_log_reopens_while_the_closed_sink_lives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = Sink::open(small(tmp.path())).unwrap();
+    first.event(Level::Information, "one").emit().unwrap();
+    first.close().unwrap();
+    let second = Sink::open(small(tmp.path())).expect("close released the directory lock");
+    assert_eq!(second.event(Level::Information, "two").emit().unwrap().seq, 2);
+    // The closed sink stays closed and cannot take the lock back.
+    assert!(matches!(first.event(Level::Information, "late").emit(), Err(Error::Closed)));
+    assert!(first.close().is_ok());
+    match Sink::open(small(tmp.path())) {
+        Err(Error::AlreadyOpen { .. }) => {}
+        other => panic!("the second sink holds the lock: {:?}", other.map(|_| ())),
+    }
+    drop(first);
+    second.close().unwrap();
+    assert_eq!(Reader::open(tmp.path()).unwrap().seq_last(), 2);
+}
+
+#[test]
 fn invalid_options_are_a_typed_error_before_any_file_is_touched() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("never-created");
