@@ -46,7 +46,11 @@ impl Provenance {
         Provenance {
             commit: git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".to_owned()),
             dirty: git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty()),
-            profile: env!("TORTURE_PROFILE").to_owned(),
+            profile: format!(
+                "{} (debug assertions {})",
+                env!("TORTURE_PROFILE"),
+                if cfg!(debug_assertions) { "on" } else { "off" },
+            ),
             seed_source,
         }
     }
