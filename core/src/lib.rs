@@ -72,3 +72,18 @@ pub use options::Options;
 pub use reader::{IntegrityReport, MerkleCacheReport, RawRecord, Reader, StoredEvent};
 pub use sink::{EventBuilder, Receipt, Sink, SinkStats};
 pub use wal::open::RecoveryReport;
+
+/// Whether this build of the library runs its debug self-checks (debug assertions: every
+/// encoded body decoded again and compared, invariant assertions in the WAL). On in debug
+/// builds and, in this repository's workspace, in `--release` builds too (so the torture harness
+/// keeps them); off in the `bench` profile and in a service's own release build. Benchmarks
+/// print it, since the self-checks cost time on the hot path.
+///
+/// # Examples
+///
+/// ```
+/// // A benchmark says what it measured.
+/// let checks = if mtlog_audit::SELF_CHECKS { "on" } else { "off" };
+/// assert!(checks == "on" || checks == "off");
+/// ```
+pub const SELF_CHECKS: bool = cfg!(debug_assertions);
