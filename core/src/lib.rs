@@ -87,3 +87,9 @@ pub use wal::open::RecoveryReport;
 /// assert!(checks == "on" || checks == "off");
 /// ```
 pub const SELF_CHECKS: bool = cfg!(debug_assertions);
+
+/// The README's Rust blocks, compiled as doctests (`no_run`: they write outside a temp
+/// directory), so the quick start and the walkthrough cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
