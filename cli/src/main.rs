@@ -12,6 +12,8 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)] // A CLI: real files, real time.
 
 mod commands;
+#[cfg(feature = "parquet")]
+mod export_parquet;
 mod integrity;
 
 use std::process::ExitCode;
@@ -174,6 +176,15 @@ enum Command {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Run the torture harness: seeded crash and fault schedules on the simulator, or real
+    /// SIGKILLed processes (--real). Takes the `torture` binary's arguments, e.g.
+    /// `mtlog-audit torture --seeds 100000` or `mtlog-audit torture replay --seed 7`.
+    #[command(disable_help_flag = true)]
+    Torture {
+        /// Arguments for the harness (`mtlog-audit torture --help` lists them).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -207,6 +218,7 @@ fn main() -> ExitCode {
         Command::Bench { duration, concurrency, event_size, dir } => {
             commands::bench(&duration, concurrency, &event_size, dir.as_deref(), cli.json)
         }
+        Command::Torture { args } => Ok(commands::torture(args, cli.json)),
     };
     match result {
         Ok(code) => code,
