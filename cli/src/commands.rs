@@ -656,9 +656,19 @@ pub fn bench(
             "name": m.name, "per_sec": m.per_sec, "p50_us": m.p50_us, "p99_us": m.p99_us,
             "p999_us": m.p999_us, "count": m.count, "syncs": m.syncs })).collect::<Vec<_>>(),
             "ratio_to_naive": ours.per_sec / naive.per_sec,
-            "ratio_to_raw_64": ours.per_sec / raw.per_sec })
+            "ratio_to_raw_64": ours.per_sec / raw.per_sec,
+            "self_checks": mtlog_audit::SELF_CHECKS })
         );
     } else {
+        if mtlog_audit::SELF_CHECKS {
+            // This workspace's --release arms them for the torture harness; a service's own
+            // release build does not have them.
+            println!(
+                "note: this build of mtlog-audit runs its debug self-checks (every body decoded \
+                 again); for numbers as services see them: cargo run --profile bench -p \
+                 mtlog-audit-cli -- bench ...\n"
+            );
+        }
         print!("{}", mtlog_audit_bench::table(&rows));
         println!(
             "\nmtlog-audit / naive fdatasync-per-record: {:.2}x",
