@@ -3,6 +3,27 @@
 //!
 //! Every variant carries data, not prose: the segment, the byte offset, the seq range, what was
 //! expected and what was found. `Display` is lowercase without a trailing period.
+//!
+//! # Examples
+//!
+//! Match on the variant, never on the message:
+//!
+//! ```
+//! use mtlog_audit::{Error, Level, Options, Result, Sink};
+//!
+//! # let tmp = tempfile::tempdir()?;
+//! # let dir = tmp.path();
+//! let sink = Sink::open(Options::new(dir).body_max(64))?;
+//! let big: Result<_> = sink.event(Level::Information, "{B}").with("B", "x".repeat(100)).emit();
+//! match big {
+//!     Err(Error::RecordTooLarge { len, max }) => assert!(len > max && max == 64),
+//!     other => panic!("expected RecordTooLarge, got {other:?}"),
+//! }
+//! // A second writer on the same directory is refused while the first holds it.
+//! let second = Sink::open(Options::new(dir));
+//! assert!(matches!(second, Err(Error::AlreadyOpen { .. })));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::fmt;
 use std::io;
@@ -99,6 +120,30 @@ pub enum Error {
 }
 
 /// Why the log was poisoned.
+///
+/// # Examples
+///
+/// What every call returns after an `fdatasync` failed with `EIO` (built by hand here: a real
+/// one needs a failing disk, as the simulator provides):
+///
+/// ```
+/// use std::io::ErrorKind;
+/// use std::sync::Arc;
+/// use mtlog_audit::error::PoisonCause;
+/// use mtlog_audit::Error;
+///
+/// let path = "/var/lib/audit/segment".into();
+/// let cause = PoisonCause { op: "fdatasync", path, kind: ErrorKind::Other, errno: Some(5) };
+/// let err = Error::Poisoned(Arc::new(cause));
+/// assert_eq!(
+///     err.to_string(),
+///     "log poisoned: fdatasync of /var/lib/audit/segment failed: other error (errno 5); \
+///      reopen the log to recover"
+/// );
+/// if let Error::Poisoned(cause) = &err {
+///     assert_eq!((cause.op, cause.errno), ("fdatasync", Some(5)));
+/// }
+/// ```
 #[derive(Debug)]
 pub struct PoisonCause {
     /// The operation that failed (`"write"`, `"fdatasync"`, ...).
@@ -112,6 +157,45 @@ pub struct PoisonCause {
 }
 
 /// Damage found on disk, with its exact location.
+///
+/// # Examples
+///
+/// A flipped bit in the second record, as a reader and the sink report it:
+///
+/// ```
+/// use mtlog_audit::error::{Corruption, DamageKind};
+/// use mtlog_audit::wal::format::RECORD_HEADER_LEN;
+/// use mtlog_audit::wal::segment;
+/// use mtlog_audit::{Error, Level, Options, Reader, Sink};
+///
+/// # let tmp = tempfile::tempdir()?;
+/// # let dir = tmp.path();
+/// let sink = Sink::open(Options::new(dir))?;
+/// for n in 1..=3 {
+///     sink.event(Level::Information, "Event {N}").with("N", n).emit()?;
+/// }
+/// sink.close()?;
+/// let second = Reader::open(dir)?.replay(2..=2)?.next().unwrap()?;
+/// let path = dir.join(segment::file_name(second.segment));
+/// let mut bytes = std::fs::read(&path)?;
+/// bytes[second.offset as usize + RECORD_HEADER_LEN] ^= 1; // a bit of seq 2's body
+/// std::fs::write(&path, bytes)?;
+///
+/// let found: Corruption = Reader::open(dir)?.corruption().cloned().unwrap();
+/// assert_eq!((found.segment, found.offset), (second.segment, second.offset));
+/// assert_eq!(found.seq_range.0, 2);
+/// assert!(matches!(found.kind, DamageKind::Checksum { .. }));
+/// let text = found.to_string();
+/// let place = format!("segment {} offset {}: checksum mismatch", second.segment, second.offset);
+/// assert!(text.starts_with(&place), "{text}");
+///
+/// // Damage below the durable watermark: the sink refuses to open, naming the same place.
+/// match Sink::open(Options::new(dir)) {
+///     Err(Error::Corruption(c)) => assert_eq!(c, found),
+///     other => panic!("expected corruption, got {:?}", other.err()),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Corruption {
     /// The segment holding the damage.
@@ -124,7 +208,7 @@ pub struct Corruption {
     pub kind: DamageKind,
 }
 
-/// What kind of damage was found.
+/// What kind of damage was found. See [`Corruption`] for an example.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum DamageKind {
@@ -172,6 +256,42 @@ pub enum DamageKind {
 }
 
 /// Invalid configuration.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::error::ConfigError;
+/// use mtlog_audit::integrity::checkpoint::BodyError;
+/// use mtlog_audit::integrity::note::Signer;
+/// use mtlog_audit::options::SEGMENT_BYTES_MIN;
+/// use mtlog_audit::{Error, Options};
+///
+/// let dir = "/var/lib/myservice/audit"; // validation touches no file
+/// let small = Options::new(dir).segment_bytes(SEGMENT_BYTES_MIN).body_max(64 << 10);
+/// let err = small.validate().unwrap_err();
+/// let Error::Config(ConfigError::RecordLargerThanSegment { record_bytes, segment_bytes }) = err
+/// else {
+///     panic!("expected RecordLargerThanSegment, got {err:?}");
+/// };
+/// assert_eq!(segment_bytes, 4096);
+/// assert!(record_bytes > 64 << 10); // a 64 KiB body does not fit a 4 KiB segment
+///
+/// let unsigned = Options::new(dir).checkpoint_origin("example.com/audit").validate();
+/// let err = unsigned.unwrap_err();
+/// assert!(matches!(err, Error::Config(ConfigError::CheckpointWithoutSigner)));
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid configuration: checkpoint options need a signing key (Options::signer)"
+/// );
+///
+/// let signer = Signer::from_seed("example.com/audit", [1; 32])?; // use io::Entropy
+/// let unnamed = Options::new(dir).signer(signer).checkpoint_origin("").validate();
+/// let Err(Error::Config(ConfigError::CheckpointOrigin { defect })) = unnamed else {
+///     panic!("expected CheckpointOrigin, got {unnamed:?}");
+/// };
+/// assert_eq!(defect, BodyError::EmptyLine { line: 1 });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -206,7 +326,7 @@ pub enum ConfigError {
     },
 }
 
-/// The crate's result type.
+/// The crate's result type. See the [module docs](self) for an example.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {

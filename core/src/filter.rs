@@ -15,15 +15,36 @@
 //! `level >= ERROR and UserId = 42 and @mt like 'payment%'`. Levels compare by severity;
 //! `like` takes `%` (any run) and `_` (one character). Keywords are case-insensitive.
 //! Parsing untrusted text never panics; input length and nesting are bounded.
+//!
+//! # Examples
+//!
+//! ```
+//! use mtlog_audit::event::{Event, EventId, Level};
+//! use mtlog_audit::filter::{Filter, FILTER_DEPTH_MAX, FILTER_LEN_MAX};
+//!
+//! let filter = Filter::parse("not (@l < Warning) and @m like '%disk_full%'")?;
+//! let event = |level| Event::new(EventId::ZERO, 0, level, "Write failed: disk full").render();
+//! assert!(filter.matches(&event(Level::Error))); // `_` matched the space
+//! assert!(!filter.matches(&event(Level::Information)));
+//!
+//! // Hostile input is refused with an error, never a panic or a deep recursion.
+//! let deep = format!("{}a = 1", "not ".repeat(FILTER_DEPTH_MAX + 1));
+//! let error = Filter::parse(&deep).unwrap_err();
+//! assert_eq!(error.what, format!("nesting deeper than {FILTER_DEPTH_MAX}"));
+//! let long = "a = 1 or ".repeat(FILTER_LEN_MAX);
+//! assert_eq!(Filter::parse(&long).unwrap_err().at, FILTER_LEN_MAX);
+//! # Ok::<(), mtlog_audit::filter::FilterError>(())
+//! ```
 
 use std::cmp::Ordering;
 use std::fmt;
 
 use crate::event::{Event, Level, Value};
 
-/// Longest filter text accepted.
+/// Longest filter text accepted. See the [module docs](self) for an example.
 pub const FILTER_LEN_MAX: usize = 4096;
-/// Deepest nesting of parentheses and `not` accepted.
+/// Deepest nesting of parentheses and `not` accepted. See the [module docs](self) for an
+/// example.
 pub const FILTER_DEPTH_MAX: usize = 32;
 
 /// A parsed filter.
@@ -63,6 +84,26 @@ pub enum Filter {
 }
 
 /// What a comparison reads from an event.
+///
+/// # Examples
+///
+/// How filter text maps to a [`Field`], an [`Op`] and a [`Literal`]:
+///
+/// ```
+/// use mtlog_audit::filter::{Field, Filter, Literal, Op};
+///
+/// let compare = |text| match Filter::parse(text) {
+///     Ok(Filter::Compare { field, op, literal }) => (field, op, literal),
+///     other => panic!("not a comparison: {other:?}"),
+/// };
+/// let word = |text: &str| Literal::Str(text.into());
+/// assert_eq!(compare("LEVEL >= error"), (Field::Level, Op::Ge, word("error")));
+/// assert_eq!(compare("@x != null"), (Field::Exception, Op::Ne, Literal::Null));
+/// assert_eq!(compare("@mt like 'Pay%'"), (Field::Template, Op::Like, word("Pay%")));
+/// assert_eq!(compare("\"@i\" = true"), (Field::Id, Op::Eq, Literal::Bool(true)));
+/// let amount = Field::Property("Amount".into());
+/// assert_eq!(compare("Amount <= 9.5"), (amount, Op::Le, Literal::Num(9.5)));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Field {
     /// The level.
@@ -79,7 +120,7 @@ pub enum Field {
     Property(String),
 }
 
-/// A comparison operator.
+/// A comparison operator. See [`Field`] for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
     /// `=`
@@ -98,7 +139,7 @@ pub enum Op {
     Like,
 }
 
-/// A literal.
+/// A literal. See [`Field`] for an example.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Literal {
     /// A string (quoted or a bare word).
@@ -112,6 +153,19 @@ pub enum Literal {
 }
 
 /// Why a filter did not parse: what was expected, at which character.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::filter::{Filter, FilterError};
+///
+/// let error = Filter::parse("level >= 'warn").unwrap_err();
+/// assert_eq!(error, FilterError { at: 9, what: "unterminated string".into() });
+/// assert_eq!(error.to_string(), "filter: unterminated string at character 9");
+///
+/// let error = Filter::parse("UserId 42").unwrap_err();
+/// assert_eq!(error.to_string(), "filter: expected an operator at character 7");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FilterError {
     /// Character offset into the filter text.

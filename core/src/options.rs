@@ -1,5 +1,30 @@
 //! Sink options, validated at construction: a bad value is a typed error before any file is
 //! touched, never a surprise at the first `emit`.
+//!
+//! # Examples
+//!
+//! Every bound is a constant here, checked by [`Options::validate`] before any file is touched:
+//!
+//! ```
+//! use std::time::Duration;
+//! use mtlog_audit::error::ConfigError;
+//! use mtlog_audit::options::{MAX_DELAY_MAX, QUEUE_MAX_MAX, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN};
+//! use mtlog_audit::{Error, Options};
+//!
+//! let dir = "/var/lib/myservice/audit"; // not touched
+//! let huge = Options::new(dir).segment_bytes(SEGMENT_BYTES_MAX + 1).validate();
+//! let Err(Error::Config(ConfigError::OutOfRange { option, min, max, .. })) = huge else {
+//!     panic!("expected a range error, got {huge:?}");
+//! };
+//! assert_eq!((option, min, max), ("segment_bytes", SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX));
+//!
+//! let slow = Options::new(dir).max_delay(MAX_DELAY_MAX + Duration::from_micros(1)).validate();
+//! let expected = "invalid configuration: max_delay (µs) is 1000001, expected 0..=1000000";
+//! assert_eq!(slow.unwrap_err().to_string(), expected);
+//! assert!(Options::new(dir).queue_max(QUEUE_MAX_MAX + 1).validate().is_err());
+//! Options::new(dir).segment_bytes(SEGMENT_BYTES_MAX).queue_max(QUEUE_MAX_MAX).validate()?;
+//! # Ok::<(), Error>(())
+//! ```
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -21,18 +46,20 @@ pub type FailureHandler = Arc<dyn Fn(&Error) + Send + Sync>;
 /// checkpoint held outside the log). See [`Options::signer`] for an example.
 pub type CheckpointCallback = Arc<dyn Fn(&str) + Send + Sync>;
 
-/// Default cadence: a checkpoint at least every this many events.
+/// Default cadence: a checkpoint at least every this many events. See [`Options::signer`] for
+/// an example.
 pub const CHECKPOINT_EVERY_EVENTS_DEFAULT: u64 = 10_000;
-/// Default cadence: a checkpoint at least this often while events arrive.
+/// Default cadence: a checkpoint at least this often while events arrive. See
+/// [`Options::signer`] for an example.
 pub const CHECKPOINT_EVERY_DEFAULT: Duration = Duration::from_secs(60);
 
-/// Smallest segment accepted.
+/// Smallest segment accepted. See the [module docs](self) for an example.
 pub const SEGMENT_BYTES_MIN: u64 = 4 << 10;
-/// Largest segment accepted.
+/// Largest segment accepted. See the [module docs](self) for an example.
 pub const SEGMENT_BYTES_MAX: u64 = 1 << 40;
-/// Largest group-commit delay accepted.
+/// Largest group-commit delay accepted. See the [module docs](self) for an example.
 pub const MAX_DELAY_MAX: Duration = Duration::from_secs(1);
-/// Largest number of events waiting for one batch.
+/// Largest number of events waiting for one batch. See the [module docs](self) for an example.
 pub const QUEUE_MAX_MAX: usize = 1 << 20;
 
 /// How to open a sink. Start from [`Options::new`] and override what you need.

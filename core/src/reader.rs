@@ -8,6 +8,33 @@
 //! The index (per segment: seq range, min/max timestamp, and every 64th record's offset) is
 //! rebuilt on open from the scan; timestamps are never assumed sorted, because the wall clock
 //! can step back.
+//!
+//! # Examples
+//!
+//! ```
+//! use mtlog_audit::filter::Filter;
+//! use mtlog_audit::{Level, Options, Reader, Sink};
+//!
+//! # let tmp = tempfile::tempdir()?;
+//! # let dir = tmp.path();
+//! let sink = Sink::open(Options::new(dir))?;
+//! sink.event(Level::Information, "Login {User}").with("User", "alice").emit()?;
+//! sink.event(Level::Warning, "Login failed for {User}").with("User", "bob").emit()?;
+//!
+//! // Beside the running sink: no lock, and only what is durable.
+//! let reader = Reader::open(dir)?;
+//! let warnings = Filter::parse("level >= warning")?;
+//! let mut found = Vec::new();
+//! for stored in reader.replay(1..=u64::MAX)? {
+//!     let stored = stored?;
+//!     if warnings.matches(&stored.event) {
+//!         found.push(stored.event.message);
+//!     }
+//! }
+//! assert_eq!(found, ["Login failed for bob"]);
+//! assert_eq!(reader.replay_time(i64::MIN, i64::MAX)?.count(), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -17,6 +17,29 @@
 //! Each adapter is behind the cargo feature of its logger, `tracing`, `log` or `slog`, and its
 //! module shows it in use. What they share needs no feature: a [`SharedSink`] (the sink, a
 //! [`Routing`] rule and a [`Delivery`] mode) is also how to write an adapter of your own.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mtlog_audit::adapters::{Delivery, Routing, SharedSink};
+//! use mtlog_audit::{Level, Options, Reader, Sink};
+//!
+//! # let tmp = tempfile::tempdir()?;
+//! # let dir = tmp.path();
+//! let sink = Arc::new(Sink::open(Options::new(dir))?);
+//! let shared = SharedSink::new(sink, Routing::default(), Delivery::Blocking);
+//! // Routed: marked `audit = true`, or at `Error` and above; the rest is ordinary logging.
+//! assert!(shared.routing().routes(Level::Information, "app", true));
+//! assert!(!shared.routing().routes(Level::Information, "app", false));
+//!
+//! let event = shared.new_event(Level::Information, "User {Id} exported data");
+//! shared.submit(event.with_property("Id", 42).render());
+//! // Blocking delivery: durable before `submit` returned.
+//! let stored = Reader::open(dir)?.replay(1..=1)?.next().unwrap()?;
+//! assert_eq!(stored.event.message, "User 42 exported data");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #[cfg(feature = "log")]
 pub mod log;

@@ -26,6 +26,31 @@ use serde::Serialize;
 use super::{Event, EventId, Level, Value, MAX_VALUE_DEPTH};
 
 /// Why an event body could not be encoded or decoded.
+///
+/// Decoding names the byte offset where it stopped. A body cut short (a torn write, say) is
+/// `Malformed` with [`MalformedKind::UnexpectedEnd`]:
+///
+/// ```
+/// use mtlog_audit::event::{BodyError, Event, EventId, Level, MalformedKind, BODY_VERSION};
+///
+/// let event = Event::new(EventId::ZERO, 0, Level::Information, "Hello").render();
+/// let mut body = Vec::new();
+/// event.encode_body(&mut body)?;
+///
+/// let torn = Event::decode_body(&body[..body.len() - 2]).unwrap_err();
+/// assert!(matches!(
+///     torn,
+///     BodyError::Malformed { kind: MalformedKind::UnexpectedEnd, .. }
+/// ));
+/// assert!(torn.to_string().starts_with("event body: malformed postcard at byte "));
+/// assert!(torn.to_string().ends_with(": unexpected end of input"));
+///
+/// body[0] = BODY_VERSION + 1; // written by a newer version
+/// let newer = Event::decode_body(&body).unwrap_err();
+/// assert_eq!(newer, BodyError::UnsupportedVersion { found: 2, supported: 1 });
+/// assert_eq!(newer.to_string(), "event body: format version 2, this build reads version 1");
+/// # Ok::<(), BodyError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BodyError {
@@ -84,7 +109,7 @@ pub enum BodyError {
     },
 }
 
-/// What was wrong with malformed postcard bytes.
+/// What was wrong with malformed postcard bytes. See [`BodyError`] for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MalformedKind {
@@ -120,6 +145,8 @@ pub enum MalformedKind {
 /// ```
 ///
 /// Every varint is LEB128 (postcard); signed ones are zigzag-encoded first.
+///
+/// See [`Event::encode_body`] for an example.
 pub const BODY_VERSION: u8 = 1;
 
 /// Appends `BODY_VERSION` and the postcard tuple of `event` to `out`.

@@ -43,6 +43,34 @@ use super::timestamp::{format_rfc3339, parse_rfc3339, TimestampError};
 use super::{template, Event, EventId, Level, Value, MAX_VALUE_DEPTH};
 
 /// Why a line is not a CLEF event we can read.
+///
+/// # Examples
+///
+/// ```
+/// use std::error::Error as _;
+/// use mtlog_audit::event::{ClefError, Event, TimestampError};
+///
+/// let bad_month = r#"{"@t":"2024-13-01T00:00:00Z","@mt":"Hello"}"#;
+/// let err = Event::from_clef(bad_month).unwrap_err();
+/// assert_eq!(
+///     err,
+///     ClefError::BadTimestamp {
+///         found: "2024-13-01T00:00:00Z".into(),
+///         cause: TimestampError::FieldOutOfRange { field: "month", found: 13 },
+///     }
+/// );
+/// let text = err.to_string();
+/// assert_eq!(text, r#"clef: @t "2024-13-01T00:00:00Z": timestamp: month 13 out of range"#);
+/// assert!(err.source().is_some()); // the TimestampError
+///
+/// let loud = r#"{"@t":"2024-05-01T00:00:00Z","@mt":"Hello","@l":"Loud"}"#;
+/// let err = Event::from_clef(loud).unwrap_err();
+/// assert_eq!(err.to_string(), r#"clef: @l "Loud" is not a level name"#);
+///
+/// let cut = Event::from_clef(r#"{"@t":"2024-05-01T00:00:00Z","#);
+/// assert!(matches!(cut, Err(ClefError::NotJson { line: 1, .. })));
+/// assert!(matches!(Event::from_clef("[1]"), Err(ClefError::NotAnObject { found: "an array" })));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ClefError {

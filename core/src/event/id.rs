@@ -33,6 +33,19 @@ use serde::{Deserialize, Serialize};
 pub struct EventId(pub [u8; 16]);
 
 /// Why a string is not an [`EventId`] in `8-4-4-4-12` hex form.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::event::{EventId, ParseEventIdError};
+///
+/// let err = "00112233-4455-6677-8899_aabbccddeeff".parse::<EventId>().unwrap_err();
+/// assert_eq!(err, ParseEventIdError::Char { index: 23, expected: "'-'" });
+/// assert_eq!(err.to_string(), "event id: expected '-' at byte 23");
+///
+/// let err = "0011".parse::<EventId>().unwrap_err();
+/// assert_eq!(err.to_string(), "event id: expected 36 characters, found 4");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ParseEventIdError {
@@ -52,6 +65,7 @@ pub enum ParseEventIdError {
 
 impl EventId {
     /// The all-zero id: what CLEF lines without `@i` get, so "no id" is visible, not random.
+    /// See [`EventId`] for an example.
     pub const ZERO: EventId = EventId([0; 16]);
 }
 

@@ -43,6 +43,16 @@ pub enum Level {
 }
 
 /// A level name that [`Level::from_str`] does not know.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::event::{Level, ParseLevelError};
+///
+/// let err = "Loud".parse::<Level>().unwrap_err();
+/// assert_eq!(err, ParseLevelError { found: "Loud".into() });
+/// assert!(err.to_string().starts_with(r#"level: unknown name "Loud", expected one of"#));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseLevelError {
     /// The text that was offered.

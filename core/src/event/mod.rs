@@ -51,6 +51,7 @@ pub use value::Value;
 ///
 /// Deep enough for any real structured payload, shallow enough that the recursive encoders and
 /// decoders stay far from the stack limit. Exceeding it is an error at encode and at decode.
+/// See [`Event::encode_body`] for an example.
 pub const MAX_VALUE_DEPTH: usize = 64;
 
 /// One structured log event.

@@ -16,6 +16,21 @@
 //! what was not supplied. Strings render without quotes at the top level (`alice`, not
 //! `"alice"`) for readability; inside arrays and maps they are quoted so `["a, b"]` stays
 //! unambiguous. Numbers render plainly, bytes as lowercase hex, `Null` as `null`.
+//!
+//! # Examples
+//!
+//! ```
+//! use mtlog_audit::event::{template, Value};
+//!
+//! let props = vec![("User".to_string(), Value::from("bob")), ("Id".into(), 7u8.into())];
+//! let text = "{User,-5}|{Id,3}|{Id:X4}|{@User}|{oops";
+//! assert_eq!(template::render(text, &props), "bob  |  7|7|bob|{oops");
+//! assert_eq!(template::property_names(text), ["User", "Id"]);
+//!
+//! // Wider than MAX_ALIGNMENT: not a token, so literal text.
+//! let wide = format!("{{Id,{}}}", template::MAX_ALIGNMENT + 1);
+//! assert_eq!(template::render(&wide, &props), wide);
+//! ```
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
@@ -72,7 +87,8 @@ pub fn property_names(template: &str) -> Vec<&str> {
     names
 }
 
-/// The widest `{Name,width}` alignment honoured; wider tokens are literal text.
+/// The widest `{Name,width}` alignment honoured; wider tokens are literal text. See the
+/// [module docs](self) for an example.
 pub const MAX_ALIGNMENT: usize = 1024;
 
 /// One piece of a parsed template.

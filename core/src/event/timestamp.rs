@@ -7,6 +7,17 @@
 //! `T` or `t`, 0 to 9 fraction digits, `Z`, `z` or a `+hh:mm`/`-hh:mm` offset. It rejects
 //! leap seconds (`:60`), more than nine fraction digits (we would have to round), and instants
 //! outside the `i64` nanosecond range (1677-09-21 to 2262-04-11).
+//!
+//! # Examples
+//!
+//! ```
+//! use mtlog_audit::event::timestamp::{format_rfc3339, parse_rfc3339};
+//!
+//! let nanos = parse_rfc3339("2024-05-01t12:00:00.25z")?;
+//! assert_eq!(format_rfc3339(nanos), "2024-05-01T12:00:00.250000000Z");
+//! assert_eq!(parse_rfc3339(&format_rfc3339(i64::MIN))?, i64::MIN);
+//! # Ok::<(), mtlog_audit::event::TimestampError>(())
+//! ```
 
 // Maintainers: the calendar maths is Howard Hinnant's `days_from_civil`/`civil_from_days`
 // (proleptic Gregorian, exact for any year). Everything runs in i64/i128 with no float.
@@ -15,6 +26,25 @@
 use std::fmt;
 
 /// Why a string is not an RFC 3339 timestamp we can represent.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::event::timestamp::{parse_rfc3339, TimestampError};
+///
+/// let feb_30 = parse_rfc3339("2024-02-30T00:00:00Z").unwrap_err();
+/// assert_eq!(feb_30, TimestampError::FieldOutOfRange { field: "day", found: 30 });
+/// assert_eq!(feb_30.to_string(), "timestamp: day 30 out of range");
+///
+/// let no_zone = parse_rfc3339("2024-02-01T00:00:00").unwrap_err();
+/// assert!(matches!(no_zone, TimestampError::Syntax { index: 19, .. }));
+/// assert!(no_zone.to_string().ends_with("at byte 19"));
+///
+/// let far = parse_rfc3339("2300-01-01T00:00:00Z");
+/// assert_eq!(far, Err(TimestampError::Unrepresentable));
+/// let fine = parse_rfc3339("2024-02-01T00:00:00.1234567891Z");
+/// assert_eq!(fine, Err(TimestampError::TooPrecise { digits: 10 }));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TimestampError {

@@ -65,7 +65,8 @@ use super::keys::KeyRotation;
 use super::merkle::{self, Hash, HashSource, ProofError};
 use super::note::{self, NoteError, NoteKey, Verifier};
 
-/// A checkpoint to check: its bytes and where they came from.
+/// A checkpoint to check: its bytes and where they came from. See the [module docs](self) for
+/// an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckpointInput {
     /// A file path or other label, for reports.
@@ -76,7 +77,7 @@ pub struct CheckpointInput {
     pub bytes: Vec<u8>,
 }
 
-/// The log's side of an audit.
+/// The log's side of an audit. See the [module docs](self) for an example.
 pub struct LogTree<'a> {
     /// Events in the valid prefix from seq 1.
     pub tree_size: u64,
@@ -90,12 +91,12 @@ pub struct LogTree<'a> {
 }
 
 /// The tree sizes the checkpoints state (read without checking signatures), for computing
-/// [`LogTree::roots`].
+/// [`LogTree::roots`]. See the [module docs](self) for an example.
 pub fn checkpoint_sizes(checkpoints: &[CheckpointInput]) -> Vec<u64> {
     checkpoints.iter().filter_map(|c| parse_unverified(&c.bytes)).map(|c| c.size()).collect()
 }
 
-/// The overall outcome, most severe first.
+/// The overall outcome, most severe first. See the [module docs](self) for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verdict {
     /// A checkpoint note was altered, a root disagrees with the log, or checkpoints fork.
@@ -110,7 +111,8 @@ pub enum Verdict {
     Valid,
 }
 
-/// What a checkpoint's signatures say.
+/// What a checkpoint's signatures say. See [`AuditReport`] for an
+/// example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SignatureStatus {
     /// Verified by these trusted keys.
@@ -130,7 +132,8 @@ pub enum SignatureStatus {
     Malformed(String),
 }
 
-/// What a checkpoint's tree says about the log.
+/// What a checkpoint's tree says about the log. See [`AuditReport`] for an
+/// example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TreeStatus {
     /// The log's tree at this size has this root.
@@ -154,7 +157,8 @@ pub enum TreeStatus {
     Unparsed,
 }
 
-/// One checkpoint's outcome.
+/// One checkpoint's outcome. See [`AuditReport`] for an
+/// example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckpointAudit {
     /// Where it came from.
@@ -169,7 +173,8 @@ pub struct CheckpointAudit {
     pub tree: TreeStatus,
 }
 
-/// The consistency check between two checkpoints adjacent by size.
+/// The consistency check between two checkpoints adjacent by size. See [`AuditReport`] for an
+/// example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsistencyCheck {
     /// The smaller tree size.
@@ -180,7 +185,8 @@ pub struct ConsistencyCheck {
     pub status: ConsistencyStatus,
 }
 
-/// Whether two checkpoints describe one growing log.
+/// Whether two checkpoints describe one growing log. See [`AuditReport`] for an
+/// example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConsistencyStatus {
     /// A consistency proof from the log verifies between them.
@@ -194,6 +200,56 @@ pub enum ConsistencyStatus {
 }
 
 /// The audit of a log against its checkpoints.
+///
+/// # Examples
+///
+/// Each checkpoint's signature and tree, and each adjacent pair's consistency:
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use mtlog_audit::integrity::audit::{self, CheckpointInput, ConsistencyStatus, LogTree};
+/// use mtlog_audit::integrity::audit::{SignatureStatus, TreeStatus, Verdict};
+/// use mtlog_audit::integrity::checkpoint::Checkpoint;
+/// use mtlog_audit::integrity::merkle::{self, Hash, StoredTree};
+/// use mtlog_audit::integrity::note::Signer;
+///
+/// let tree = StoredTree::from_leaf_hashes((0..5u8).map(|i| merkle::leaf_hash(&[i])));
+/// let ours = Signer::from_seed("example.com/audit", [1; 32])?; // use io::Entropy
+/// let witness = Signer::from_seed("witness.example", [2; 32])?;
+/// let input = |source: &str, size, root: Hash, signer: &Signer| -> CheckpointInput {
+///     let checkpoint = Checkpoint::new("example.com/audit", size, root).unwrap();
+///     let bytes = checkpoint.sign(&[signer]).unwrap().into();
+///     CheckpointInput { source: source.into(), external: true, bytes }
+/// };
+/// let inputs = vec![
+///     input("cp-2", 2, tree.root_at(2)?, &ours),
+///     input("cp-4", 4, tree.root_at(4)?, &witness), // a key we were not given
+/// ];
+/// let mut roots = BTreeMap::new();
+/// for size in [2, 4, 5] {
+///     roots.insert(size, tree.root_at(size)?);
+/// }
+/// let log = LogTree { tree_size: 5, damaged: false, roots: &roots, source: &tree };
+///
+/// let report = audit::audit(&log, &inputs, &[ours.verifier()], &[]);
+/// assert_eq!((report.tree_size, report.root), (5, tree.root()));
+/// let [first, second] = &report.checkpoints[..] else { panic!("two checkpoints") };
+/// assert_eq!(first.signature, SignatureStatus::Verified(vec![ours.key().clone()]));
+/// assert_eq!(second.signature, SignatureStatus::Unverifiable(vec![witness.key().clone()]));
+/// assert_eq!((&first.tree, &second.tree), (&TreeStatus::Matches, &TreeStatus::Matches));
+/// let check = &report.consistency[0];
+/// assert_eq!((check.old_size, check.new_size), (2, 4));
+/// assert_eq!(check.status, ConsistencyStatus::Consistent);
+/// assert_eq!(report.verdict(), Verdict::Unverifiable);
+///
+/// // A second checkpoint of size 2 with another root: a forked history.
+/// let forged = input("forged-2", 2, merkle::leaf_hash(b"forged"), &ours);
+/// let report = audit::audit(&log, &[inputs[0].clone(), forged], &[ours.verifier()], &[]);
+/// assert!(matches!(report.checkpoints[1].tree, TreeStatus::RootMismatch { .. }));
+/// assert_eq!(report.consistency[0].status, ConsistencyStatus::Fork);
+/// assert_eq!(report.verdict(), Verdict::Tampered);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditReport {
     /// Events in the log's tree.

@@ -32,9 +32,11 @@ use super::merkle::{self, Hash, ProofError};
 use super::note::{NoteKey, Verifier};
 use crate::event::Event;
 
-/// The `format` value of this version.
+/// The `format` value of this version. See [`BundleError`] for an example.
 pub const BUNDLE_FORMAT: &str = "mtlog-audit-bundle/1";
-/// The most entries one bundle holds.
+/// The most entries one bundle holds. See [`Reader::export_bundle`] for an example.
+///
+/// [`Reader::export_bundle`]: crate::Reader::export_bundle
 pub const BUNDLE_ENTRIES_MAX: u64 = 1 << 20;
 
 /// An export bundle (see the module docs). See [`Bundle::verify`] for an example.
@@ -58,7 +60,7 @@ pub struct Bundle {
     pub entries: Vec<BundleEntry>,
 }
 
-/// One event record with its inclusion proof.
+/// One event record with its inclusion proof. See [`entry`] for an example.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BundleEntry {
     /// The seq.
@@ -94,6 +96,61 @@ pub struct BundleReport {
 }
 
 /// Why a bundle did not verify (or could not be made).
+///
+/// # Examples
+///
+/// A bundle of one record, built by hand (a reader makes them with
+/// [`Reader::export_bundle`](crate::Reader::export_bundle)), then damaged:
+///
+/// ```
+/// use mtlog_audit::event::{Event, EventId, Level};
+/// use mtlog_audit::integrity::bundle::{self, Bundle, BundleError, BUNDLE_FORMAT};
+/// use mtlog_audit::integrity::checkpoint::{Checkpoint, OpenError};
+/// use mtlog_audit::integrity::merkle::{self, ProofError};
+/// use mtlog_audit::integrity::note::{NoteError, Signer};
+/// use mtlog_audit::integrity::chain;
+///
+/// let log_id = 7u128;
+/// let mut body = Vec::new();
+/// Event::new(EventId::ZERO, 0, Level::Information, "Hello").render().encode_body(&mut body)?;
+/// let root = merkle::root(&[chain::leaf_hash(log_id, 1, 0, 0, 0, &body)]);
+/// let signer = Signer::from_seed("example.com/audit", [1; 32])?; // use io::Entropy
+/// let note = Checkpoint::new("example.com/audit", 1, root)?.sign(&[&signer])?;
+/// let good = Bundle {
+///     format: BUNDLE_FORMAT.into(),
+///     log_id: format!("{log_id:032x}"),
+///     checkpoint: note,
+///     tree_size: 1,
+///     count: 1,
+///     seq_first: 1,
+///     seq_last: 1,
+///     entries: vec![bundle::entry(1, 0, 0, 0, &body, &[])], // one leaf: an empty proof
+/// };
+/// assert_eq!(good.verify(&[signer.verifier()])?.count, 1);
+///
+/// let mut altered = good.clone();
+/// altered.entries[0].timestamp_nanos = 1;
+/// let err = altered.verify(&[signer.verifier()]).unwrap_err();
+/// assert!(matches!(
+///     err,
+///     BundleError::Proof { seq: 1, error: ProofError::RootMismatch { .. } }
+/// ));
+/// assert!(err.to_string().starts_with("bundle entry seq 1 is not in the checkpoint's tree: "));
+///
+/// let mut dropped = good.clone();
+/// dropped.entries.clear();
+/// let err = dropped.verify(&[signer.verifier()]).unwrap_err();
+/// assert_eq!(err, BundleError::Count { stated: 1, seq_first: 1, seq_last: 1, found: 0 });
+///
+/// let stranger = Signer::from_seed("example.org/audit", [2; 32])?;
+/// let err = good.verify(&[stranger.verifier()]).unwrap_err();
+/// let BundleError::Checkpoint(OpenError::Note(cause)) = err else { panic!("{err}") };
+/// assert!(matches!(cause, NoteError::Unverifiable { .. }));
+///
+/// let err = Bundle::from_json(r#"{"format": "other/1"}"#).unwrap_err();
+/// assert!(matches!(err, BundleError::Format(_)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BundleError {
@@ -305,6 +362,22 @@ fn verify_entry(
 }
 
 /// Builds a bundle entry from a record's parts and its proof.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::event::{Event, EventId, Level};
+/// use mtlog_audit::integrity::bundle::{self, BundleEntry};
+///
+/// let mut body = Vec::new();
+/// Event::new(EventId::ZERO, 0, Level::Information, "Hello").render().encode_body(&mut body)?;
+/// let sibling = [0xab; 32];
+/// let entry: BundleEntry = bundle::entry(1, 0, 0, 0, &body, &[sibling]);
+/// assert_eq!(entry.proof, ["ab".repeat(32)]); // hex
+/// assert_eq!(bundle::from_hex(&entry.proof[0]), Some(sibling));
+/// assert!(entry.clef.unwrap().contains(r#""@m":"Hello""#)); // encoding 0: an event body
+/// # Ok::<(), mtlog_audit::event::BodyError>(())
+/// ```
 pub fn entry(
     seq: u64,
     timestamp_nanos: i64,
@@ -329,6 +402,19 @@ pub fn entry(
 }
 
 /// Parses 64 hex digits.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::integrity::bundle::from_hex;
+/// use mtlog_audit::integrity::chain;
+///
+/// let hash = [0x5a; 32];
+/// assert_eq!(from_hex(&chain::to_hex(&hash)), Some(hash));
+/// assert_eq!(from_hex(&"5A".repeat(32)), Some(hash)); // either case
+/// assert_eq!(from_hex("5a5a"), None); // too short
+/// assert_eq!(from_hex(&"zz".repeat(32)), None);
+/// ```
 pub fn from_hex(text: &str) -> Option<Hash> {
     if text.len() != 64 {
         return None;

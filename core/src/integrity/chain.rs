@@ -44,7 +44,7 @@
 
 use sha2::{Digest, Sha256};
 
-/// A SHA-256 digest.
+/// A SHA-256 digest. See the [module docs](self) for an example.
 pub type Hash = [u8; 32];
 
 /// The chain value before the first event of the log `log_id`. See the [module docs](self) for an

@@ -54,11 +54,11 @@ use base64::Engine as _;
 use super::merkle::Hash;
 use super::note::{self, NoteError, NoteKey, SignError, Signer, Verifier};
 
-/// The longest origin line accepted, in bytes.
+/// The longest origin line accepted, in bytes. See [`BodyError`] for an example.
 pub const ORIGIN_LEN_MAX: usize = 1024;
-/// The longest extension line accepted, in bytes.
+/// The longest extension line accepted, in bytes. See [`BodyError`] for an example.
 pub const EXTENSION_LEN_MAX: usize = 1024;
-/// The most extension lines accepted.
+/// The most extension lines accepted. See [`BodyError`] for an example.
 pub const EXTENSIONS_MAX: usize = 64;
 
 /// A tree head: the log's identity, its size and its Merkle root, plus optional extension lines.
@@ -209,6 +209,43 @@ impl Checkpoint {
 }
 
 /// Why a checkpoint body was refused.
+///
+/// # Examples
+///
+/// Each error names the line at fault; a bad size or root also says what is wrong with it
+/// ([`SizeDefect`], [`RootDefect`]):
+///
+/// ```
+/// use mtlog_audit::integrity::checkpoint::{
+///     BodyError, Checkpoint, RootDefect, SizeDefect, EXTENSIONS_MAX, EXTENSION_LEN_MAX,
+///     ORIGIN_LEN_MAX,
+/// };
+///
+/// let root = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="; // base64 of 32 zero bytes
+/// let body = format!("example.com/audit\n007\n{root}\n");
+/// let err = Checkpoint::parse_body(&body).unwrap_err();
+/// assert_eq!(err, BodyError::InvalidTreeSize { line: 2, defect: SizeDefect::LeadingZero });
+/// assert_eq!(err.to_string(), "checkpoint line 2: invalid tree size: leading zero");
+///
+/// let err = Checkpoint::parse_body("example.com/audit\n7\nAAAA\n").unwrap_err();
+/// let defect = RootDefect::Length { found: 3 };
+/// assert_eq!(err, BodyError::InvalidRootHash { line: 3, defect });
+/// assert_eq!(err.to_string(), "checkpoint line 3: invalid root hash: 3 bytes, expected 32");
+///
+/// let err = Checkpoint::parse_body("example.com/audit\n7\n").unwrap_err();
+/// assert_eq!(err.to_string(), "checkpoint line 3: missing (expected the root hash)");
+///
+/// // The same limits hold when building one.
+/// let long = "a".repeat(ORIGIN_LEN_MAX + 1);
+/// let err = Checkpoint::new(long, 7, [0; 32]).unwrap_err();
+/// assert_eq!(err, BodyError::LineTooLong { line: 1, len: 1025, max: 1024 });
+/// let checkpoint = Checkpoint::new("example.com/audit", 7, [0; 32])?;
+/// let err = checkpoint.clone().with_extensions(vec!["x".repeat(EXTENSION_LEN_MAX + 1)]);
+/// assert!(matches!(err, Err(BodyError::LineTooLong { line: 4, .. })));
+/// let err = checkpoint.with_extensions(vec!["x".into(); EXTENSIONS_MAX + 1]);
+/// assert_eq!(err, Err(BodyError::TooManyExtensions { count: 65, max: 64 }));
+/// # Ok::<(), BodyError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BodyError {
@@ -273,7 +310,7 @@ pub enum BodyError {
     },
 }
 
-/// What is wrong with a tree size line.
+/// What is wrong with a tree size line. See [`BodyError`] for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SizeDefect {
     /// The line is empty.
@@ -286,7 +323,7 @@ pub enum SizeDefect {
     Overflow,
 }
 
-/// What is wrong with a root hash line.
+/// What is wrong with a root hash line. See [`BodyError`] for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RootDefect {
     /// Not standard padded base64.
@@ -357,6 +394,35 @@ impl fmt::Display for RootDefect {
 impl std::error::Error for BodyError {}
 
 /// Why a signed checkpoint was not accepted.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::integrity::checkpoint::{BodyError, Checkpoint, OpenError};
+/// use mtlog_audit::integrity::note::{self, NoteError, Signer};
+///
+/// let ours = Signer::from_seed("example.com/audit", [1; 32])?; // use io::Entropy
+/// let other = Signer::from_seed("example.org/audit", [2; 32])?;
+/// let signed = Checkpoint::new("example.com/audit", 7, [0; 32])?.sign(&[&ours])?;
+///
+/// // Opened with the wrong key: cannot be checked (not evidence of tampering).
+/// let err = Checkpoint::open_note(signed.as_bytes(), &[other.verifier()]).unwrap_err();
+/// let unknown = vec![ours.key().clone()];
+/// assert_eq!(err, OpenError::Note(NoteError::Unverifiable { unknown }));
+///
+/// // Validly signed, but not a checkpoint.
+/// let hello = note::sign("hello\n", &[&ours])?;
+/// let err = Checkpoint::open_note(hello.as_bytes(), &[ours.verifier()]).unwrap_err();
+/// assert_eq!(err, OpenError::Body(BodyError::MissingLine { line: 2 }));
+/// assert_eq!(
+///     err.to_string(),
+///     concat!(
+///         "validly signed note is not a checkpoint: ",
+///         "checkpoint line 2: missing (expected the tree size)",
+///     )
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum OpenError {

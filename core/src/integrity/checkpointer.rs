@@ -30,7 +30,44 @@ use super::note::Signer;
 use super::store::{self, TileRead};
 use super::tiles::{CacheError, Tile, TileBuilder};
 
-/// How the writer's Merkle state was obtained when the sink opened.
+/// How the writer's Merkle state was obtained when the sink opened
+/// ([`Sink::merkle_report`](crate::Sink::merkle_report)).
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::integrity::note::Signer;
+/// use mtlog_audit::integrity::store;
+/// use mtlog_audit::integrity::tiles::CacheError;
+/// use mtlog_audit::integrity::{MerkleSource, RebuildReason};
+/// use mtlog_audit::{Level, Options, Sink};
+///
+/// # let tmp = tempfile::tempdir()?;
+/// # let dir = tmp.path();
+/// let signer = Signer::from_seed("example.com/audit", [1; 32])?; // use io::Entropy
+/// let open = || Sink::open(Options::new(dir).signer(signer.clone()));
+/// let sink = open()?;
+/// assert_eq!(sink.merkle_report().unwrap().source, MerkleSource::Empty);
+/// sink.event(Level::Information, "Hello").emit()?;
+/// sink.close()?;
+///
+/// let sink = open()?;
+/// let report = sink.merkle_report().unwrap();
+/// assert_eq!((report.tree_size, &report.source), (1, &MerkleSource::Cached));
+/// assert_eq!(report.checkpoint_newest, Some(1));
+/// sink.close()?;
+///
+/// // A damaged cache is rebuilt from the WAL, never trusted.
+/// let state = store::state_path(dir);
+/// let mut bytes = std::fs::read(&state)?;
+/// bytes[20] ^= 1;
+/// std::fs::write(&state, bytes)?;
+/// let sink = open()?;
+/// let source = &sink.merkle_report().unwrap().source;
+/// let MerkleSource::Rebuilt { reason, .. } = source else { panic!("{source:?}") };
+/// assert!(matches!(reason, RebuildReason::Damaged(CacheError::Checksum { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MerkleOpenReport {
     /// Leaves in the tree (events in the log).
@@ -41,7 +78,7 @@ pub struct MerkleOpenReport {
     pub checkpoint_newest: Option<u64>,
 }
 
-/// Where the writer's Merkle state came from.
+/// Where the writer's Merkle state came from. See [`MerkleOpenReport`] for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MerkleSource {
     /// An empty log: nothing to load.
@@ -58,7 +95,7 @@ pub enum MerkleSource {
     },
 }
 
-/// Why `merkle/state` was not used.
+/// Why `merkle/state` was not used. See [`MerkleOpenReport`] for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RebuildReason {
     /// No state file (first open with checkpoints on, or it was deleted).

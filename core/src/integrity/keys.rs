@@ -10,6 +10,27 @@
 //! The first checkpoint after it is signed by both keys. An auditor who trusts the old key
 //! therefore learns the new one from the log itself: the rotation record is covered by a
 //! checkpoint the old key signed (see [`audit`](super::audit)).
+//!
+//! # Examples
+//!
+//! ```
+//! use mtlog_audit::integrity::keys;
+//! use mtlog_audit::integrity::note::{Signer, Verifier};
+//! use mtlog_audit::io::RealDisk;
+//!
+//! # let tmp = tempfile::tempdir()?;
+//! # let dir = tmp.path();
+//! // The two files `mtlog-audit keygen` writes:
+//! let generated = Signer::from_seed("example.com/audit", [4; 32])?; // use io::Entropy
+//! std::fs::write(dir.join("audit.key"), generated.private_key_text() + "\n")?;
+//! std::fs::write(dir.join("audit.vkey"), generated.verifier().to_vkey() + "\n")?;
+//!
+//! // The service loads the signer; an auditor reads the verifier key.
+//! let signer = keys::signer_from_file(&RealDisk, &dir.join("audit.key"))?;
+//! let verifier = Verifier::from_vkey(&std::fs::read_to_string(dir.join("audit.vkey"))?)?;
+//! assert_eq!(signer.verifier(), verifier);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -20,16 +41,45 @@ use crate::io::Disk;
 use super::note::{KeyError, Signer, Verifier};
 use super::store;
 
-/// The message template of a key rotation record.
+/// The message template of a key rotation record. See [`parse_rotation`] for an example.
 pub const ROTATION_TEMPLATE: &str = "Checkpoint signing key rotated from {OldKey} to {NewKey}";
-/// The property holding the old verifier key text.
+/// The property holding the old verifier key text. See [`parse_rotation`] for an example.
 pub const ROTATION_OLD_KEY: &str = "OldKey";
-/// The property holding the new verifier key text.
+/// The property holding the new verifier key text. See [`parse_rotation`] for an example.
 pub const ROTATION_NEW_KEY: &str = "NewKey";
-/// The environment variable [`signer_from_env`] reads by default.
+/// The environment variable [`signer_from_env`] reads by default. See [`signer_from_env`] for
+/// an example.
 pub const SIGNER_ENV: &str = "MTLOG_AUDIT_SIGNER_KEY";
 
 /// Why a key could not be loaded. Never shows the secret.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::integrity::keys::{self, KeyLoadError};
+/// use mtlog_audit::integrity::note::{KeyError, KeyPart, Signer};
+/// use mtlog_audit::io::RealDisk;
+///
+/// # let tmp = tempfile::tempdir()?;
+/// let path = tmp.path().join("audit.key");
+/// let signer = Signer::from_seed("example.com/audit", [4; 32])?; // use io::Entropy
+///
+/// // The verifier key where the private key belongs:
+/// std::fs::write(&path, signer.verifier().to_vkey())?;
+/// let err = keys::signer_from_file(&RealDisk, &path).unwrap_err();
+/// let error = KeyError::MissingPart { part: KeyPart::PrivatePrefix };
+/// assert_eq!(err, KeyLoadError::Key { source: path.display().to_string(), error });
+/// let expected = format!("{}: key text lacks its PRIVATE+KEY+ prefix", path.display());
+/// assert_eq!(err.to_string(), expected);
+///
+/// // A private key cut short: the error names the file, never the secret.
+/// let secret = signer.private_key_text();
+/// std::fs::write(&path, &secret[..secret.len() - 4])?;
+/// let err = keys::signer_from_file(&RealDisk, &path).unwrap_err();
+/// assert!(matches!(err, KeyLoadError::Key { error: KeyError::WrongKeyLength { .. }, .. }));
+/// assert!(!err.to_string().contains(&secret[secret.len() - 24..secret.len() - 4]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyLoadError {

@@ -71,6 +71,15 @@ use super::chain::to_hex;
 pub use super::chain::Hash;
 
 /// The root of the empty tree: SHA-256 of the empty string (RFC 6962 section 2.1).
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::integrity::merkle::{self, StoredTree, EMPTY_ROOT};
+///
+/// assert_eq!(merkle::root(&[]), EMPTY_ROOT);
+/// assert_eq!(StoredTree::new().root(), EMPTY_ROOT);
+/// ```
 pub const EMPTY_ROOT: Hash = [
     0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
     0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
@@ -89,6 +98,17 @@ pub fn leaf_hash(data: &[u8]) -> Hash {
 }
 
 /// The RFC 6962 interior node hash: SHA-256(0x01 | left | right).
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::integrity::merkle;
+///
+/// let (a, b, c) = (merkle::leaf_hash(b"a"), merkle::leaf_hash(b"b"), merkle::leaf_hash(b"c"));
+/// assert_eq!(merkle::root(&[a, b]), merkle::node_hash(&a, &b));
+/// // Three leaves: the largest power of two (2) goes left.
+/// assert_eq!(merkle::root(&[a, b, c]), merkle::node_hash(&merkle::node_hash(&a, &b), &c));
+/// ```
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     let mut h = Sha256::new();
     h.update([NODE_PREFIX]);
@@ -258,6 +278,28 @@ impl Frontier {
 }
 
 /// Why persisted frontier bytes did not decode.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::integrity::merkle::{self, Frontier, FrontierError};
+///
+/// let mut frontier = Frontier::new();
+/// (0..3u8).for_each(|i| frontier.push(merkle::leaf_hash(&[i])));
+/// let bytes = frontier.to_bytes();
+///
+/// let err = Frontier::from_bytes(&bytes[..bytes.len() - 32]).unwrap_err();
+/// assert!(matches!(err, FrontierError::Length { size: 3, .. }));
+/// assert!(err.to_string().starts_with("merkle frontier for tree size 3 must be "));
+///
+/// let mut flipped = bytes.clone();
+/// flipped[bytes.len() - 10] ^= 1; // a bit of the last hash
+/// let err = Frontier::from_bytes(&flipped).unwrap_err();
+/// assert!(matches!(err, FrontierError::Checksum { .. }));
+/// assert!(err.to_string().starts_with("merkle frontier checksum mismatch: stored 0x"));
+///
+/// assert!(matches!(Frontier::from_bytes(b"x"), Err(FrontierError::Truncated { len: 1, .. })));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FrontierError {
@@ -330,9 +372,37 @@ impl std::error::Error for FrontierError {}
 /// `(index + 1) << level` leaves. Such a hash never changes afterwards, so it can be stored
 /// once (for example in C2SP tlog-tiles) and served for every later tree size. Hashes of the
 /// incomplete right edge are computed from complete ones.
+///
+/// # Examples
+///
+/// A source that keeps only the leaf hashes and computes larger subtrees on demand:
+///
+/// ```
+/// use mtlog_audit::integrity::merkle::{self, Hash, HashSource};
+///
+/// struct Leaves(Vec<Hash>);
+///
+/// impl HashSource for Leaves {
+///     fn subtree(&self, level: u8, index: u64) -> Option<Hash> {
+///         let width = 1usize.checked_shl(u32::from(level))?;
+///         let start = usize::try_from(index).ok()?.checked_mul(width)?;
+///         let leaves = self.0.get(start..start.checked_add(width)?)?;
+///         Some(merkle::root(leaves))
+///     }
+/// }
+///
+/// let leaves = Leaves((0..6u8).map(|i| merkle::leaf_hash(&[i])).collect());
+/// let root = merkle::root(&leaves.0);
+/// assert_eq!(merkle::tree_root(6, &leaves)?, root);
+/// assert_eq!(leaves.subtree(1, 2), Some(merkle::node_hash(&leaves.0[4], &leaves.0[5])));
+/// assert_eq!(leaves.subtree(2, 1), None); // leaves 4..8: not complete
+/// let proof = merkle::inclusion_proof(4, 6, &leaves)?;
+/// merkle::verify_inclusion(&leaves.0[4], 4, 6, &proof, &root)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait HashSource {
     /// The hash of complete subtree `(level, index)`, or `None` if it is not stored (not yet
-    /// complete, or lost). Level 0 is the leaf hashes.
+    /// complete, or lost). Level 0 is the leaf hashes. See [`HashSource`] for an example.
     fn subtree(&self, level: u8, index: u64) -> Option<Hash>;
 }
 
@@ -349,7 +419,7 @@ pub struct StoredTree {
 }
 
 impl StoredTree {
-    /// An empty tree.
+    /// An empty tree. See [`StoredTree::push`] for an example.
     pub fn new() -> StoredTree {
         StoredTree { size: 0, levels: Vec::new() }
     }
@@ -364,7 +434,7 @@ impl StoredTree {
         tree
     }
 
-    /// The number of leaves.
+    /// The number of leaves. See [`StoredTree::push`] for an example.
     pub fn size(&self) -> u64 {
         self.size
     }
@@ -373,6 +443,23 @@ impl StoredTree {
     ///
     /// # Panics
     /// If the tree already holds `u64::MAX` leaves.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::integrity::merkle::{self, HashSource, StoredTree};
+    ///
+    /// let mut tree = StoredTree::new();
+    /// for record in [&b"first"[..], b"second", b"third"] {
+    ///     tree.push(merkle::leaf_hash(record));
+    /// }
+    /// assert_eq!(tree.size(), 3);
+    /// assert!(tree.subtree(1, 0).is_some()); // leaves 0..2 are complete
+    /// assert!(tree.subtree(1, 1).is_none()); // leaves 2..4 are not
+    /// let frontier = tree.frontier(); // what a writer persists
+    /// assert_eq!((frontier.size(), frontier.hashes().len()), (3, 2)); // 3 = 2 + 1
+    /// assert_eq!(frontier.root(), tree.root());
+    /// ```
     pub fn push(&mut self, leaf_hash: Hash) {
         assert!(self.size < u64::MAX, "merkle tree is full");
         let mut carry = leaf_hash;
@@ -421,7 +508,7 @@ impl StoredTree {
         tree_root(tree_size, self)
     }
 
-    /// The frontier of the whole tree.
+    /// The frontier of the whole tree. See [`StoredTree::push`] for an example.
     pub fn frontier(&self) -> Frontier {
         let hashes = complete_subtrees(self, 0, self.size);
         // Every complete subtree of a tree of `size` leaves is stored (see `push`).
@@ -439,6 +526,8 @@ impl HashSource for StoredTree {
 
 /// The root of a tree of `tree_size` leaves, from stored complete subtrees (one read per set bit
 /// of `tree_size`).
+///
+/// See [`HashSource`] for an example.
 ///
 /// # Errors
 /// [`ProveError::MissingSubtree`] if the source lacks a subtree it needs.
@@ -538,6 +627,24 @@ pub fn consistency_proof(
 }
 
 /// Why a proof could not be produced.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::integrity::merkle::{self, ProveError, StoredTree};
+///
+/// let tree = StoredTree::from_leaf_hashes((0..4u8).map(|i| merkle::leaf_hash(&[i])));
+/// let err = merkle::inclusion_proof(4, 4, &tree).unwrap_err();
+/// assert_eq!(err, ProveError::IndexOutOfRange { index: 4, tree_size: 4 });
+/// assert_eq!(err.to_string(), "leaf index 4 is outside a tree of 4 leaves");
+/// let err = tree.root_at(5).unwrap_err();
+/// assert_eq!(err, ProveError::SizesOutOfOrder { old_size: 5, new_size: 4 });
+///
+/// // A store that is behind the tree size asked for.
+/// let err = merkle::tree_root(4, &StoredTree::new()).unwrap_err();
+/// assert_eq!(err, ProveError::MissingSubtree { level: 2, index: 0 });
+/// assert!(err.to_string().ends_with("is missing: rebuild the subtree store from the log"));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProveError {
@@ -692,6 +799,29 @@ pub fn verify_consistency(
 }
 
 /// Why a proof did not verify.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::integrity::merkle::{self, ProofError, StoredTree};
+///
+/// let leaves: Vec<_> = (0..7u8).map(|i| merkle::leaf_hash(&[i])).collect();
+/// let tree = StoredTree::from_leaf_hashes(leaves.iter().copied());
+/// let (root_4, root_7) = (tree.root_at(4)?, tree.root());
+///
+/// let proof = merkle::inclusion_proof(5, 7, &tree)?;
+/// let err = merkle::verify_inclusion(&leaves[5], 5, 7, &proof[1..], &root_7).unwrap_err();
+/// assert_eq!(err, ProofError::WrongProofLength { expected: 3, found: 2 });
+/// assert_eq!(err.to_string(), "proof has 2 hashes, these tree sizes need 3");
+///
+/// // A tree of 7 that does not extend the tree of 4: history was rewritten.
+/// let proof = merkle::consistency_proof(4, 7, &tree)?;
+/// let other_7 = merkle::root(&[leaves[0]; 7]);
+/// let err = merkle::verify_consistency(4, 7, &root_4, &other_7, &proof).unwrap_err();
+/// assert!(matches!(err, ProofError::NewRootMismatch { .. }));
+/// assert!(err.to_string().starts_with("consistency proof leads to new root "));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProofError {

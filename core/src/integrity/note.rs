@@ -72,15 +72,31 @@ use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-/// The largest note [`parse`] and [`open`] accept, and [`sign`] produces (1 MiB).
+/// The largest note [`parse`] and [`open`] accept, and [`sign`] produces (1 MiB). See
+/// [`NoteError`] for an example.
 pub const NOTE_LEN_MAX: usize = 1 << 20;
 /// The most signature lines a note may carry (Go's limit too; the spec asks for at least 16).
+/// See [`SignError`] for an example.
 pub const SIGNATURES_MAX: usize = 100;
-/// The longest key name a [`Signer`] or [`Verifier`] may have, in bytes.
+/// The longest key name a [`Signer`] or [`Verifier`] may have, in bytes. See [`KeyError`] for
+/// an example.
 pub const KEY_NAME_LEN_MAX: usize = 256;
 
 /// A key as a signed note names it: key name plus 4-byte key ID. Together they identify one key
 /// (and its algorithm); shown as `name+xxxxxxxx`, the prefix of its verifier key text.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::integrity::note::{NoteKey, Signer};
+///
+/// let signer = Signer::from_seed("example.com/audit", [1; 32])?; // use io::Entropy
+/// let key: &NoteKey = signer.key();
+/// assert_eq!(key.name, "example.com/audit");
+/// assert_eq!(key.to_string(), format!("example.com/audit+{:08x}", key.id));
+/// assert!(signer.verifier().to_vkey().starts_with(&format!("{key}+")));
+/// # Ok::<(), mtlog_audit::integrity::note::KeyError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NoteKey {
     /// The key name, conventionally a schema-less URL such as `example.com/audit-log`.
@@ -97,6 +113,19 @@ impl fmt::Display for NoteKey {
 
 /// The key ID of an Ed25519 key as the signed-note spec defines it: the first four bytes, read
 /// big-endian, of `SHA-256(name | 0x0A | 0x01 | public key)`.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::integrity::note::{key_id, Verifier, PUBLIC_KEY_LEN};
+///
+/// let mut public = [0x66; PUBLIC_KEY_LEN]; // the Ed25519 base point, a valid public key
+/// public[0] = 0x58;
+/// let verifier = Verifier::from_public_key("example.com/audit", &public)?;
+/// assert_eq!(verifier.key().id, key_id("example.com/audit", &public));
+/// assert_ne!(key_id("example.org/audit", &public), key_id("example.com/audit", &public));
+/// # Ok::<(), mtlog_audit::integrity::note::KeyError>(())
+/// ```
 pub fn key_id(name: &str, public_key: &[u8; PUBLIC_KEY_LEN]) -> u32 {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
@@ -322,6 +351,37 @@ impl Verifier {
 }
 
 /// Why key text or a key name was refused.
+///
+/// # Examples
+///
+/// Loading key text that was cut short, altered or misnamed:
+///
+/// ```
+/// use mtlog_audit::integrity::note::{
+///     KeyError, KeyPart, NameDefect, Signer, Verifier, KEY_NAME_LEN_MAX,
+/// };
+///
+/// let signer = Signer::from_seed("example.com/audit", [1; 32])?; // use io::Entropy
+/// let vkey = signer.verifier().to_vkey(); // example.com/audit+<key id>+<base64>
+///
+/// let cut = signer.key().to_string(); // name+id, without the key material
+/// let err = Verifier::from_vkey(&cut).unwrap_err();
+/// assert_eq!(err, KeyError::MissingPart { part: KeyPart::KeyMaterial });
+/// assert_eq!(err.to_string(), "key text lacks its key material");
+///
+/// let err = Verifier::from_vkey(&vkey.replacen("example.com", "example com", 1)).unwrap_err();
+/// assert_eq!(err, KeyError::InvalidName { defect: NameDefect::Space });
+/// assert_eq!(err.to_string(), "invalid key name: it contains a space");
+///
+/// let long = "a".repeat(KEY_NAME_LEN_MAX + 1);
+/// let err = Signer::from_seed(&long, [1; 32]).unwrap_err();
+/// assert_eq!(err, KeyError::InvalidName { defect: NameDefect::TooLong { len: 257 } });
+///
+/// let private = signer.private_key_text(); // PRIVATE+KEY+example.com/audit+<id>+<base64>
+/// let err = Signer::from_private_key_text(&private["PRIVATE+".len()..]).unwrap_err();
+/// assert_eq!(err, KeyError::MissingPart { part: KeyPart::PrivatePrefix });
+/// # Ok::<(), KeyError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyError {
@@ -370,7 +430,7 @@ pub enum KeyError {
     WeakKey,
 }
 
-/// A part of a key text.
+/// A part of a key text. See [`KeyError`] for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyPart {
     /// The `PRIVATE+KEY+` prefix of a signer key.
@@ -381,7 +441,7 @@ pub enum KeyPart {
     KeyMaterial,
 }
 
-/// What is wrong with a key name.
+/// What is wrong with a key name. See [`KeyError`] for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NameDefect {
@@ -456,7 +516,7 @@ impl std::error::Error for KeyError {}
 // Notes
 // ---------------------------------------------------------------------------------------------
 
-/// One signature line of a note, not yet verified.
+/// One signature line of a note, not yet verified. See [`Note`] for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Signature {
     /// The key the line names.
@@ -468,6 +528,22 @@ pub struct Signature {
 }
 
 /// A syntactically valid note whose signatures have not been checked.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::integrity::note::{self, Note, Signer};
+///
+/// let signer = Signer::from_seed("example.com/audit", [1; 32])?; // use io::Entropy
+/// let signed = note::sign("hello\nworld\n", &[&signer, &signer])?;
+/// let parsed: Note = note::parse(signed.as_bytes())?;
+/// assert_eq!(parsed.text, "hello\nworld\n");
+/// let lines: Vec<usize> = parsed.signatures.iter().map(|s| s.line).collect();
+/// assert_eq!(lines, [4, 5]); // after two text lines and the blank line
+/// assert_eq!(&parsed.signatures[0].key, signer.key());
+/// assert_eq!(parsed.signatures[0].bytes.len(), 64); // an Ed25519 signature
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Note {
     /// The signed text, including its final newline. Untrusted until [`open`] verifies it.
@@ -476,7 +552,7 @@ pub struct Note {
     pub signatures: Vec<Signature>,
 }
 
-/// A note whose text a known key signed.
+/// A note whose text a known key signed. See the [module docs](self) for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpenedNote {
     /// The signed text, including its final newline.
@@ -620,6 +696,36 @@ pub fn sign(text: &str, signers: &[&Signer]) -> Result<String, SignError> {
 }
 
 /// Why a note was not accepted.
+///
+/// # Examples
+///
+/// Each error names the line at fault:
+///
+/// ```
+/// use mtlog_audit::integrity::note::{self, NoteError, SignatureDefect, Signer, NOTE_LEN_MAX};
+///
+/// let signer = Signer::from_seed("example.com/audit", [1; 32])?; // use io::Entropy
+/// let signed = note::sign("hello\nworld\n", &[&signer])?;
+///
+/// let truncated = &signed[..signed.len() - 1]; // the final newline lost
+/// let err = note::open(truncated.as_bytes(), &[signer.verifier()]).unwrap_err();
+/// assert_eq!(err, NoteError::UnterminatedLine { line: 4 });
+/// assert_eq!(err.to_string(), "signed note line 4: missing final newline (truncated note?)");
+///
+/// let undashed = signed.replacen('\u{2014}', "-", 1);
+/// let err = note::parse(undashed.as_bytes()).unwrap_err();
+/// let defect = SignatureDefect::MissingDash;
+/// assert_eq!(err, NoteError::MalformedSignature { line: 4, defect });
+///
+/// let altered = signed.replacen("world", "w0rld", 1);
+/// let err = note::open(altered.as_bytes(), &[signer.verifier()]).unwrap_err();
+/// assert_eq!(err, NoteError::InvalidSignature { key: signer.key().clone(), line: 4 });
+/// assert!(err.to_string().ends_with("does not verify: the note was altered"));
+///
+/// let err = note::parse(&vec![b'a'; NOTE_LEN_MAX + 1]).unwrap_err();
+/// assert!(matches!(err, NoteError::TooLarge { .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NoteError {
@@ -688,7 +794,7 @@ pub enum NoteError {
     },
 }
 
-/// What is wrong with a signature line.
+/// What is wrong with a signature line. See [`NoteError`] for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SignatureDefect {
@@ -768,6 +874,23 @@ impl fmt::Display for SignatureDefect {
 impl std::error::Error for NoteError {}
 
 /// Why a note could not be signed.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::integrity::note::{self, SignError, Signer, SIGNATURES_MAX};
+///
+/// let signer = Signer::from_seed("example.com/audit", [1; 32])?; // use io::Entropy
+/// assert_eq!(note::sign("no newline", &[&signer]), Err(SignError::Unterminated));
+/// let err = note::sign("one\ntw\to\n", &[&signer]).unwrap_err();
+/// assert_eq!(err, SignError::ControlCharacter { line: 2, byte: b'\t' });
+/// assert_eq!(err.to_string(), "note text line 2: control character 0x09");
+/// assert_eq!(note::sign("text\n", &[]), Err(SignError::NoSigners));
+/// let crowd = vec![&signer; SIGNATURES_MAX + 1];
+/// let err = note::sign("text\n", &crowd).unwrap_err();
+/// assert_eq!(err, SignError::TooManySigners { count: 101, max: 100 });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SignError {
@@ -919,9 +1042,9 @@ const ALG_ED25519: u8 = 0x01;
 /// Em dash (U+2014) and a space: how every signature line starts.
 const SIGNATURE_PREFIX: &str = "\u{2014} ";
 const PRIVATE_KEY_PREFIX: &str = "PRIVATE+KEY+";
-/// Length of an Ed25519 seed (RFC 8032 private key).
+/// Length of an Ed25519 seed (RFC 8032 private key). See [`Signer`] for an example.
 pub const SEED_LEN: usize = 32;
-/// Length of an Ed25519 public key.
+/// Length of an Ed25519 public key. See [`key_id`] for an example.
 pub const PUBLIC_KEY_LEN: usize = 32;
 const SIGNATURE_LEN: usize = 64;
 /// The longest key text: prefix, name, ID, base64 of 33 bytes and separators, with room.

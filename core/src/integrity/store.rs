@@ -46,12 +46,15 @@ use super::merkle::Hash;
 use super::tiles::{CacheError, Tile};
 
 /// The directory of signed checkpoints, inside the log directory.
+/// See the [module docs](self) for an example.
 pub const CHECKPOINTS_DIR: &str = "checkpoints";
 /// The directory of Merkle caches, inside the log directory.
+/// See the [module docs](self) for an example.
 pub const MERKLE_DIR: &str = "merkle";
-/// The name of the copy of the newest checkpoint.
+/// The name of the copy of the newest checkpoint. See the [module docs](self) for an example.
 pub const LATEST: &str = "latest";
 /// The largest cache or checkpoint file read (a full tile is 8 KiB, a note at most 1 MiB).
+/// See the [module docs](self) for an example.
 pub const FILE_LEN_MAX: u64 = 2 << 20;
 
 /// The file name of the checkpoint of `tree_size` leaves.

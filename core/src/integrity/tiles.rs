@@ -68,11 +68,12 @@ use std::fmt;
 
 use super::merkle::{node_hash, Frontier, Hash, HashSource};
 
-/// Tree levels per tile level.
+/// Tree levels per tile level. See the [module docs](self) for an example.
 pub const TILE_HEIGHT: u8 = 8;
-/// Hashes in a full tile.
+/// Hashes in a full tile. See the [module docs](self) for an example.
 pub const TILE_WIDTH: usize = 1 << TILE_HEIGHT;
 /// Tile levels needed for a tree of up to `u64::MAX` leaves.
+/// See the [module docs](self) for an example.
 pub const TILE_LEVELS_MAX: usize = 64 / TILE_HEIGHT as usize;
 
 /// One tile: hashes of tree level `8 * level`, indexes `[256 * index, 256 * index + width)`.
@@ -145,6 +146,24 @@ impl Tile {
 
 /// Why a cache file (tile or state) was refused. A cache is never trusted over the WAL: any of
 /// these means "rebuild from the WAL", not "the log was altered".
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::integrity::tiles::{CacheError, Tile};
+///
+/// let tile = Tile { level: 0, index: 3, hashes: vec![[1; 32], [2; 32]] };
+/// let bytes = tile.to_bytes(7);
+/// assert_eq!(Tile::from_bytes(&bytes, 7, 0, 3), Ok(tile));
+///
+/// assert_eq!(Tile::from_bytes(&bytes, 8, 0, 3), Err(CacheError::Identity)); // another log
+/// let mut flipped = bytes.clone();
+/// flipped[40] ^= 1; // a bit of the first hash
+/// let err = Tile::from_bytes(&flipped, 7, 0, 3).unwrap_err();
+/// assert!(matches!(err, CacheError::Checksum { .. }));
+/// assert!(err.to_string().starts_with("checksum mismatch, stored 0x"));
+/// assert_eq!(Tile::from_bytes(&bytes[..10], 7, 0, 3), Err(CacheError::Truncated));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CacheError {

@@ -28,10 +28,11 @@
 /// ```
 pub trait Clock: Send + Sync + 'static {
     /// Wall-clock time in nanoseconds since the Unix epoch. May step forward or **backward**
-    /// at any moment (NTP, VM migration, an operator).
+    /// at any moment (NTP, VM migration, an operator). See [`Clock`] for an example.
     fn wall_nanos(&self) -> i64;
 
     /// Monotonic nanoseconds since an arbitrary origin. Never decreases.
+    /// See [`Clock`] for an example.
     fn monotonic_nanos(&self) -> u64;
 }
 

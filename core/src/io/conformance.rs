@@ -96,6 +96,18 @@ pub fn check_disk<D: Disk>(disk: &D, scratch: &Path) -> Result<(), String> {
 /// The first step that failed (`open`, `emit N`, `close`, `reopen`, `reader`, `replay`) with
 /// the crate's [`Error`](crate::Error), or the broken expectation (seq order, chain hash,
 /// message, count, a finding of `verify_integrity`).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use mtlog_audit::io::{conformance, OsEntropy, RealDisk, SystemClock};
+///
+/// # let tmp = tempfile::tempdir()?;
+/// let (disk, clock, entropy) = (Arc::new(RealDisk), Arc::new(SystemClock), Arc::new(OsEntropy));
+/// assert_eq!(conformance::check_wal(disk, clock, entropy, tmp.path()), Ok(()));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn check_wal<D: Disk, C: Clock, E: Entropy>(
     disk: Arc<D>,
     clock: Arc<C>,

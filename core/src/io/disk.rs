@@ -9,6 +9,26 @@ use std::io;
 use std::path::Path;
 
 /// How [`Disk::open`] opens a file.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::ErrorKind;
+/// use mtlog_audit::io::{write_all_at, Disk, OpenMode, RealDisk};
+///
+/// # let tmp = tempfile::tempdir()?;
+/// let path = tmp.path().join("a.bin");
+/// let missing = RealDisk.open(&path, OpenMode::Read).map(drop);
+/// assert_eq!(missing.unwrap_err().kind(), ErrorKind::NotFound);
+///
+/// let file = RealDisk.open(&path, OpenMode::CreateNew)?;
+/// write_all_at(&file, b"x", 0)?;
+/// RealDisk.sync_dir(tmp.path())?; // now the name `a.bin` is durable too
+/// let again = RealDisk.open(&path, OpenMode::CreateNew).map(drop);
+/// assert_eq!(again.unwrap_err().kind(), ErrorKind::AlreadyExists);
+/// RealDisk.open(&path, OpenMode::ReadWrite)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpenMode {
     /// Read only. The file must exist.
@@ -22,6 +42,21 @@ pub enum OpenMode {
 }
 
 /// A held exclusive lock on a log directory; dropping it releases the lock.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::ErrorKind;
+/// use mtlog_audit::io::{Disk, RealDisk};
+///
+/// # let tmp = tempfile::tempdir()?;
+/// let lock = RealDisk.lock_dir(tmp.path())?;
+/// let second = RealDisk.lock_dir(tmp.path()).map(drop);
+/// assert_eq!(second.unwrap_err().kind(), ErrorKind::WouldBlock);
+/// drop(lock); // released
+/// RealDisk.lock_dir(tmp.path())?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub trait DirLock: Send + Sync {}
 
 /// A file system, as the WAL sees it.
@@ -56,13 +91,14 @@ pub trait DirLock: Send + Sync {}
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub trait Disk: Send + Sync + 'static {
-    /// An open file.
+    /// An open file. See [`DiskFile`] for an example.
     type File: DiskFile;
-    /// The guard returned by [`Disk::lock_dir`].
+    /// The guard returned by [`Disk::lock_dir`]. See [`DirLock`] for an example.
     type Lock: DirLock;
 
     /// Creates `dir` and its missing parents. After `Ok` the directory exists for this process;
     /// its entry in the parent is durable only after `sync_dir` of the parent.
+    /// See [`Disk`] for an example.
     ///
     /// # Errors
     /// The `io::Error` of the failed `mkdir` (`PermissionDenied`, `StorageFull`, a path
@@ -70,6 +106,7 @@ pub trait Disk: Send + Sync + 'static {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
 
     /// Opens `path` in `mode`. See [`OpenMode`] for what is durable after `Ok`.
+    /// See [`Disk`] for an example.
     ///
     /// # Errors
     /// `NotFound` if `path` does not exist in `Read` or `ReadWrite` mode; `AlreadyExists` if it
@@ -77,13 +114,13 @@ pub trait Disk: Send + Sync + 'static {
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Self::File>;
 
     /// The names of the regular files in `dir`, sorted bytewise. Entries whose creation was not
-    /// yet made durable are listed (they exist until a power loss).
+    /// yet made durable are listed (they exist until a power loss). See [`Disk`] for an example.
     ///
     /// # Errors
     /// `NotFound` if `dir` does not exist; any other `io::Error` reading the directory.
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
 
-    /// Whether `path` exists (file or directory).
+    /// Whether `path` exists (file or directory). See [`Disk`] for an example.
     ///
     /// # Errors
     /// An `io::Error` if existence cannot be determined (for example `PermissionDenied` on a
@@ -93,6 +130,7 @@ pub trait Disk: Send + Sync + 'static {
     /// Atomically renames `from` to `to`, replacing `to`. After `Ok` readers see the new name;
     /// the rename is durable only after `sync_dir` of the parent (of both parents, if they
     /// differ). After a power loss before that, either name may be the one that exists.
+    /// See [`Disk`] for an example.
     ///
     /// # Errors
     /// `NotFound` if `from` does not exist; any other `io::Error` of the rename. After `Err`
@@ -100,14 +138,14 @@ pub trait Disk: Send + Sync + 'static {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
 
     /// Removes the file `path`. Durable only after `sync_dir` of its parent: until then, a
-    /// power loss may bring the file back with its old content.
+    /// power loss may bring the file back with its old content. See [`Disk`] for an example.
     ///
     /// # Errors
     /// `NotFound` if `path` does not exist; any other `io::Error` of the unlink.
     fn remove(&self, path: &Path) -> io::Result<()>;
 
     /// Makes every completed create, rename and remove inside `dir` durable (`fsync` of the
-    /// directory). After `Err` none of them may be assumed durable.
+    /// directory). After `Err` none of them may be assumed durable. See [`Disk`] for an example.
     ///
     /// # Errors
     /// The `io::Error` of opening or `fsync`ing the directory (`EIO` after a failed write-back).
@@ -115,6 +153,7 @@ pub trait Disk: Send + Sync + 'static {
 
     /// Takes an exclusive, advisory lock on `dir` for the life of the returned guard. Fails with
     /// `io::ErrorKind::WouldBlock` if another holder (in this or another process) has it.
+    /// See [`Disk`] for an example.
     ///
     /// # Errors
     /// `WouldBlock` if the lock is held elsewhere; any other `io::Error` creating or locking
@@ -123,6 +162,7 @@ pub trait Disk: Send + Sync + 'static {
 
     /// After a failed `sync_data` on `path` **in this process**, the length of the file that is
     /// known to be on stable storage; `None` if no sync of `path` has failed.
+    /// See [`Disk`] for an example.
     ///
     /// Why this exists: on Linux a failed fsync marks the dirty pages clean, so reads keep
     /// returning bytes that never reached the disk until the page is evicted or the machine
@@ -132,11 +172,32 @@ pub trait Disk: Send + Sync + 'static {
 }
 
 /// An open file. Positional I/O only: there is no shared cursor to get wrong.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::io::{Disk, DiskFile, OpenMode, RealDisk};
+///
+/// # let tmp = tempfile::tempdir()?;
+/// let file = RealDisk.open(&tmp.path().join("a.bin"), OpenMode::CreateNew)?;
+/// let written = file.write_at(b"hello", 2)?; // may be short: see write_all_at
+/// assert!(written <= 5);
+/// file.sync_data()?; // the data written is durable
+///
+/// file.set_len(4096)?; // preallocate; the new bytes read as zeros
+/// file.sync_all()?; // the new length is durable too
+/// let mut buf = [0xff; 8];
+/// let read = file.read_at(&mut buf, 0)?; // may be short: see read_exact_at
+/// assert!(read >= 1 && buf[0] == 0); // a hole before the write reads as zeros
+/// assert_eq!(file.len()?, 4096);
+/// assert_eq!(file.read_at(&mut buf, 4096)?, 0); // end of file
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[allow(clippy::len_without_is_empty)] // A file length is a size, not a collection.
 pub trait DiskFile: Send + Sync {
     /// Reads up to `buf.len()` bytes at `offset`. Returns how many were read; fewer than asked
     /// (a short read) is legal anywhere, and 0 means end of file. Bytes read may come from the
-    /// page cache and need not be durable.
+    /// page cache and need not be durable. See [`DiskFile`] for an example.
     ///
     /// # Errors
     /// The `io::Error` of the read (`EIO` for an unreadable sector); `Interrupted` may be
@@ -146,6 +207,7 @@ pub trait DiskFile: Send + Sync {
     /// Writes up to `buf.len()` bytes at `offset` and returns how many were written (a short
     /// write is legal). After `Ok` the bytes are visible to reads but **not durable** until
     /// `sync_data` returns `Ok`. After `Err` the range holds old bytes, new bytes or a mix.
+    /// See [`DiskFile`] for an example.
     ///
     /// # Errors
     /// The `io::Error` of the write: `StorageFull` (see [`is_storage_full`]), `EIO`, ...;
@@ -156,24 +218,27 @@ pub trait DiskFile: Send + Sync {
     /// implied, durable. After `Err` the data written since the last successful sync **may be
     /// lost** while reads still return it, and a later `sync_data` may report `Ok` without
     /// having written it: the caller must treat the file as poisoned and never retry.
+    /// See [`DiskFile`] for an example.
     ///
     /// # Errors
     /// The `io::Error` of the `fdatasync` (`EIO`, `StorageFull`): see above for what it means.
     fn sync_data(&self) -> io::Result<()>;
 
     /// `fsync`: like `sync_data`, plus all metadata. Used after `set_len` shrinks a file.
+    /// See [`DiskFile`] for an example.
     ///
     /// # Errors
     /// The `io::Error` of the `fsync`, with the same meaning as for [`DiskFile::sync_data`].
     fn sync_all(&self) -> io::Result<()>;
 
-    /// The current length of the file (including unsynced writes).
+    /// The current length of the file (including unsynced writes). See [`DiskFile`] for an example.
     ///
     /// # Errors
     /// The `io::Error` of the `fstat`.
     fn len(&self) -> io::Result<u64>;
 
     /// Sets the file length, zero-filling when it grows. Durable after `sync_all`.
+    /// See [`DiskFile`] for an example.
     ///
     /// # Errors
     /// The `io::Error` of the `ftruncate` (`StorageFull` when growing); the length is then

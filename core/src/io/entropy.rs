@@ -13,10 +13,10 @@
 /// assert_ne!(OsEntropy.next_u128(), OsEntropy.next_u128());
 /// ```
 pub trait Entropy: Send + Sync + 'static {
-    /// Fills `buf` with random bytes.
+    /// Fills `buf` with random bytes. See [`Entropy`] for an example.
     fn fill(&self, buf: &mut [u8]);
 
-    /// A random `u128`, for identifiers.
+    /// A random `u128`, for identifiers. See [`Entropy`] for an example.
     fn next_u128(&self) -> u128 {
         let mut b = [0u8; 16];
         self.fill(&mut b);

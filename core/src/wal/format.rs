@@ -66,25 +66,29 @@ impl fmt::Display for SegmentId {
     }
 }
 
-/// The segment file magic: "MTLAUDIT".
+/// The segment file magic: "MTLAUDIT". See the [module docs](self) for an example.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"MTLAUDIT";
 /// The current segment format version. A reader refuses versions it does not know.
+/// See the [module docs](self) for an example.
 pub const FORMAT_VERSION: u16 = 1;
-/// Length of the segment header; records start here.
+/// Length of the segment header; records start here. See the [module docs](self) for an example.
 pub const SEGMENT_HEADER_LEN: usize = 64;
-/// The record magic: "MTR1".
+/// The record magic: "MTR1". See the [module docs](self) for an example.
 pub const RECORD_MAGIC: [u8; 4] = *b"MTR1";
-/// Length of a record header.
+/// Length of a record header. See the [module docs](self) for an example.
 pub const RECORD_HEADER_LEN: usize = 96;
 /// Records start at multiples of this, so a scan can resynchronise after damage.
+/// See the [module docs](self) for an example.
 pub const RECORD_ALIGN: usize = 8;
 /// The hard upper bound on a record body, whatever the configuration says (16 MiB).
+/// See the [module docs](self) for an example.
 pub const RECORD_BODY_HARD_MAX: usize = 16 << 20;
 /// Length of a seal record's body: count (8) + xxh3 of the segment before the seal (8).
+/// See the [module docs](self) for an example.
 pub const SEAL_BODY_LEN: usize = 16;
-/// Bytes a seal record occupies.
+/// Bytes a seal record occupies. See the [module docs](self) for an example.
 pub const SEAL_RECORD_LEN: usize = RECORD_HEADER_LEN + SEAL_BODY_LEN;
-/// Bytes a commit marker occupies (header only).
+/// Bytes a commit marker occupies (header only). See the [module docs](self) for an example.
 pub const COMMIT_RECORD_LEN: usize = RECORD_HEADER_LEN;
 
 const _: () = assert!(SEGMENT_HEADER_LEN.is_multiple_of(RECORD_ALIGN));
@@ -93,6 +97,7 @@ const _: () = assert!(SEAL_RECORD_LEN.is_multiple_of(RECORD_ALIGN));
 
 /// Record flag: the wall clock was behind the previous record's timestamp when this one was
 /// written (the timestamp is stored raw; ordering comes from seq).
+/// See the [module docs](self) for an example.
 pub const FLAG_CLOCK_ADJUSTED: u16 = 1;
 const FLAGS_KNOWN: u16 = FLAG_CLOCK_ADJUSTED;
 

@@ -54,10 +54,12 @@ use crate::wal::recovery::Cut;
 use crate::wal::segment;
 
 /// The quarantine directory's name inside the log directory.
+/// See the [module docs](self) for an example.
 pub const DIR: &str = "quarantine";
 const MAGIC: [u8; 8] = *b"MTLQUAR1";
 const HEADER_LEN: usize = 80;
 /// How many cuts one place (segment id, offset) can take: the repeat number has three digits.
+/// See the [module docs](self) for an example.
 pub const CUTS_AT_ONE_PLACE_MAX: u32 = 1_000;
 
 /// One recorded cut (or one segment moved aside by a cut).

@@ -140,7 +140,7 @@ impl Item {
     }
 }
 
-/// Marks a seal whose count and checksum matched.
+/// Marks a seal whose count and checksum matched. See the [module docs](self) for an example.
 pub const SEAL_OK: Hash = [1; 32];
 
 /// Scans a segment file's bytes.
