@@ -78,6 +78,12 @@ use crate::wal::scan::{self, Item, SegmentScan};
 ///
 /// # Panics
 /// When the contract does not hold.
+///
+/// # Examples
+///
+/// ```
+/// mtlog_audit::fuzzing::record_round_trip(b"MTR1 not a whole record");
+/// ```
 pub fn record_round_trip(bytes: &[u8]) {
     let (log_id, segment) = claimed_identity(bytes);
     let Ok(view) = format::parse_record(bytes, 0, log_id, segment, RECORD_BODY_HARD_MAX) else {
@@ -111,6 +117,12 @@ pub fn record_round_trip(bytes: &[u8]) {
 ///
 /// # Panics
 /// When the contract does not hold.
+///
+/// # Examples
+///
+/// ```
+/// mtlog_audit::fuzzing::scan_and_classify(&[0; 1100]); // zeros: a header never written
+/// ```
 pub fn scan_and_classify(bytes: &[u8]) {
     let (log_id, id) = claimed_identity(bytes);
     check_scan(bytes, log_id, id, &[], None);
@@ -128,6 +140,12 @@ pub fn scan_and_classify(bytes: &[u8]) {
 ///
 /// # Panics
 /// When the contract does not hold.
+///
+/// # Examples
+///
+/// ```
+/// mtlog_audit::fuzzing::event_body(&[1, 0, 0xff, 3]);
+/// ```
 pub fn event_body(bytes: &[u8]) {
     let Ok(event) = Event::decode_body(bytes) else {
         return;
@@ -147,6 +165,12 @@ pub fn event_body(bytes: &[u8]) {
 ///
 /// # Panics
 /// When the contract does not hold.
+///
+/// # Examples
+///
+/// ```
+/// mtlog_audit::fuzzing::clef(r#"{"@t":"2024-01-01T00:00:00Z","@mt":"Hi {Name}","Name":1}"#);
+/// ```
 pub fn clef(text: &str) {
     let Ok(event) = Event::from_clef(text) else {
         return;
@@ -171,6 +195,12 @@ pub fn clef(text: &str) {
 ///
 /// # Panics
 /// When the contract does not hold.
+///
+/// # Examples
+///
+/// ```
+/// mtlog_audit::fuzzing::options(&[0xff; 40]);
+/// ```
 pub fn options(bytes: &[u8]) {
     let field = |i: usize| {
         let mut b = [0u8; 8];
@@ -201,6 +231,12 @@ pub fn options(bytes: &[u8]) {
 ///
 /// # Panics
 /// When the contract does not hold.
+///
+/// # Examples
+///
+/// ```
+/// mtlog_audit::fuzzing::checkpoint("example.com/log\n12\nnot base64\n");
+/// ```
 pub fn checkpoint(text: &str) {
     let Ok(parsed) = Checkpoint::parse_body(text) else {
         return;
@@ -217,6 +253,12 @@ pub fn checkpoint(text: &str) {
 ///
 /// # Panics
 /// When the contract does not hold.
+///
+/// # Examples
+///
+/// ```
+/// mtlog_audit::fuzzing::note("text\n\n\u{2014} key AAAA\n".as_bytes());
+/// ```
 pub fn note(bytes: &[u8]) {
     let Ok(parsed) = note::parse(bytes) else {
         return;
@@ -244,6 +286,12 @@ pub fn note(bytes: &[u8]) {
 ///
 /// # Panics
 /// When the contract does not hold.
+///
+/// # Examples
+///
+/// ```
+/// mtlog_audit::fuzzing::proof(&[5; 120]);
+/// ```
 pub fn proof(bytes: &[u8]) {
     let word = |at: usize| {
         let mut b = [0u8; 8];

@@ -34,6 +34,18 @@
 //! assert_eq!(store::read_file(&RealDisk, &path)?, Some(b"note\n".to_vec()));
 //! assert_eq!(store::newest_checkpoint_size(&RealDisk, tmp.path())?, 7);
 //! assert_eq!(store::list_checkpoints(&RealDisk, tmp.path())?[0].size_named, Some(7));
+//!
+//! // Caches: written without fsync, read back checked against their place and log.
+//! use mtlog_audit::integrity::store::TileRead;
+//! use mtlog_audit::integrity::tiles::{CacheError, Tile};
+//! let tile = Tile { level: 0, index: 0, hashes: vec![[1; 32]] };
+//! store::write_cache(&RealDisk, &store::tile_path(tmp.path(), 0, 0), &tile.to_bytes(5))?;
+//! assert_eq!(store::read_tile(&RealDisk, tmp.path(), 5, 0, 0), TileRead::Found(tile));
+//! let foreign = store::read_tile(&RealDisk, tmp.path(), 6, 0, 0); // another log's id
+//! assert_eq!(foreign, TileRead::Damaged(CacheError::Identity));
+//! assert_eq!(store::read_tile(&RealDisk, tmp.path(), 5, 0, 1), TileRead::Missing);
+//! assert!(store::state_path(tmp.path()).ends_with("merkle/state"));
+//! assert_eq!(store::hex(&[0xab; 32]), "ab".repeat(32));
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
@@ -58,11 +70,13 @@ pub const LATEST: &str = "latest";
 pub const FILE_LEN_MAX: u64 = 2 << 20;
 
 /// The file name of the checkpoint of `tree_size` leaves.
+/// See the [module docs](self) for an example.
 pub fn checkpoint_file_name(tree_size: u64) -> String {
     format!("checkpoint-{tree_size:020}.note")
 }
 
 /// The tree size a checkpoint file name states, if it is one.
+/// See the [module docs](self) for an example.
 pub fn parse_checkpoint_file_name(name: &str) -> Option<u64> {
     let digits = name.strip_prefix("checkpoint-")?.strip_suffix(".note")?;
     if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -74,6 +88,8 @@ pub fn parse_checkpoint_file_name(name: &str) -> Option<u64> {
 /// The path of tile `(level, index)`: `DIR/merkle/tile/<level>/<index>`, the index written as
 /// C2SP `tlog-tiles` writes it (groups of three digits, all but the last prefixed by `x`:
 /// 1234067 is `x001/x234/067`), so no directory holds more than 1,000 entries.
+///
+/// See the [module docs](self) for an example.
 pub fn tile_path(dir: &Path, level: u8, index: u64) -> PathBuf {
     let mut path = dir.join(MERKLE_DIR).join("tile").join(level.to_string());
     let digits = index.to_string();
@@ -91,7 +107,7 @@ pub fn tile_path(dir: &Path, level: u8, index: u64) -> PathBuf {
     path
 }
 
-/// The path of the writer's right-edge state.
+/// The path of the writer's right-edge state. See the [module docs](self) for an example.
 pub fn state_path(dir: &Path) -> PathBuf {
     dir.join(MERKLE_DIR).join("state")
 }
@@ -102,6 +118,8 @@ pub fn state_path(dir: &Path) -> PathBuf {
 /// # Errors
 /// The I/O error and the operation that failed. After an error `path` holds its old content
 /// or the new one.
+///
+/// See the [module docs](self) for an example.
 pub fn write_synced<D: Disk>(
     disk: &D,
     path: &Path,
@@ -122,6 +140,8 @@ pub fn write_synced<D: Disk>(
 ///
 /// # Errors
 /// The I/O error; the cache is then simply missing or old.
+///
+/// See the [module docs](self) for an example.
 pub fn write_cache<D: Disk>(disk: &D, path: &Path, bytes: &[u8]) -> io::Result<()> {
     if let Some(parent) = path.parent() {
         if !disk.exists(parent)? {
@@ -142,6 +162,8 @@ pub fn write_cache<D: Disk>(disk: &D, path: &Path, bytes: &[u8]) -> io::Result<(
 ///
 /// # Errors
 /// I/O errors; `InvalidData` for a file longer than [`FILE_LEN_MAX`].
+///
+/// See the [module docs](self) for an example.
 pub fn read_file<D: Disk>(disk: &D, path: &Path) -> io::Result<Option<Vec<u8>>> {
     if !disk.exists(path)? {
         return Ok(None);
@@ -156,7 +178,7 @@ pub fn read_file<D: Disk>(disk: &D, path: &Path) -> io::Result<Option<Vec<u8>>> 
     Ok(Some(bytes))
 }
 
-/// What reading a tile found.
+/// What reading a tile found. See the [module docs](self) for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TileRead {
     /// A tile that decoded and checked.
@@ -170,6 +192,7 @@ pub enum TileRead {
 }
 
 /// Reads tile `(level, index)` of log `log_id` from `dir`.
+/// See the [module docs](self) for an example.
 pub fn read_tile<D: Disk>(disk: &D, dir: &Path, log_id: u128, level: u8, index: u64) -> TileRead {
     match read_file(disk, &tile_path(dir, level, index)) {
         Ok(None) => TileRead::Missing,
@@ -181,7 +204,7 @@ pub fn read_tile<D: Disk>(disk: &D, dir: &Path, log_id: u128, level: u8, index: 
     }
 }
 
-/// A checkpoint file found in a directory.
+/// A checkpoint file found in a directory. See the [module docs](self) for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckpointFile {
     /// Its path.
@@ -197,6 +220,8 @@ pub struct CheckpointFile {
 ///
 /// # Errors
 /// I/O errors listing or reading.
+///
+/// See the [module docs](self) for an example.
 pub fn list_checkpoints<D: Disk>(disk: &D, dir: &Path) -> io::Result<Vec<CheckpointFile>> {
     let cp_dir = dir.join(CHECKPOINTS_DIR);
     if !disk.exists(&cp_dir)? {
@@ -218,6 +243,8 @@ pub fn list_checkpoints<D: Disk>(disk: &D, dir: &Path) -> io::Result<Vec<Checkpo
 ///
 /// # Errors
 /// I/O errors listing.
+///
+/// See the [module docs](self) for an example.
 pub fn newest_checkpoint_size<D: Disk>(disk: &D, dir: &Path) -> io::Result<u64> {
     let cp_dir = dir.join(CHECKPOINTS_DIR);
     if !disk.exists(&cp_dir)? {
@@ -230,6 +257,8 @@ pub fn newest_checkpoint_size<D: Disk>(disk: &D, dir: &Path) -> io::Result<u64> 
 ///
 /// # Errors
 /// The I/O error.
+///
+/// See the [module docs](self) for an example.
 pub fn ensure_dir<D: Disk>(disk: &D, dir: &Path) -> io::Result<()> {
     if disk.exists(dir)? {
         return Ok(());
@@ -248,6 +277,7 @@ fn tmp_path(path: &Path) -> PathBuf {
 }
 
 /// Lowercase hex of a hash, for file contents and reports.
+/// See the [module docs](self) for an example.
 pub fn hex(hash: &Hash) -> String {
     super::chain::to_hex(hash)
 }

@@ -56,6 +56,19 @@
 //! let state = builder.state_to_bytes(log_id, &chain);
 //! let (again, chain_again) = TileBuilder::state_from_bytes(&state, log_id)?;
 //! assert_eq!((again.size(), again.root(), chain_again), (300, builder.root(), chain));
+//! assert_eq!(builder.frontier().size(), 300);
+//!
+//! // Proofs read tiles: subtree (tree level 9, index 3) is hashes [6, 8) of tile (1, 0).
+//! use std::sync::Arc;
+//! use mtlog_audit::integrity::merkle::HashSource;
+//! use mtlog_audit::integrity::tiles::{perfect_root, tile_span, TileSource};
+//! assert_eq!(tile_span(9, 3), Some((1, 0, 6, 8)));
+//! let stored: Vec<Arc<Tile>> = completed.iter().chain(&partial).cloned().map(Arc::new).collect();
+//! let source = TileSource {
+//!     fetch: |level, index| stored.iter().find(|t| (t.level, t.index) == (level, index)).cloned(),
+//! };
+//! assert_eq!(source.subtree(8, 0), Some(perfect_root(&completed[0].hashes)));
+//! assert_eq!(merkle::tree_root(300, &source)?, builder.root());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -77,6 +90,7 @@ pub const TILE_WIDTH: usize = 1 << TILE_HEIGHT;
 pub const TILE_LEVELS_MAX: usize = 64 / TILE_HEIGHT as usize;
 
 /// One tile: hashes of tree level `8 * level`, indexes `[256 * index, 256 * index + width)`.
+/// See the [module docs](self) for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tile {
     /// The tile level (tree level divided by 8).
@@ -89,6 +103,7 @@ pub struct Tile {
 
 impl Tile {
     /// Whether the tile holds all 256 hashes (and so never changes).
+    /// See the [module docs](self) for an example.
     pub fn is_full(&self) -> bool {
         self.hashes.len() == TILE_WIDTH
     }
@@ -97,6 +112,8 @@ impl Tile {
     ///
     /// # Panics
     /// If the tile is empty or wider than 256.
+    ///
+    /// See the [module docs](self) for an example.
     pub fn to_bytes(&self, log_id: u128) -> Vec<u8> {
         assert!(!self.hashes.is_empty());
         assert!(self.hashes.len() <= TILE_WIDTH);
@@ -119,6 +136,8 @@ impl Tile {
     ///
     /// # Errors
     /// A [`CacheError`] naming the defect.
+    ///
+    /// See the [module docs](self) for an example.
     pub fn from_bytes(
         bytes: &[u8],
         log_id: u128,
@@ -210,6 +229,8 @@ impl std::error::Error for CacheError {}
 ///
 /// # Panics
 /// If `hashes.len()` is not a power of two.
+///
+/// See the [module docs](self) for an example.
 pub fn perfect_root(hashes: &[Hash]) -> Hash {
     assert!(hashes.len().is_power_of_two());
     let mut row: Vec<Hash> = hashes.to_vec();
@@ -232,6 +253,8 @@ fn fold_pair(pair: &[Hash]) -> Hash {
 ///
 /// # Panics
 /// Never: an assertion checks that the span ends inside its tile.
+///
+/// See the [module docs](self) for an example.
 pub fn tile_span(level: u8, index: u64) -> Option<(u8, u64, usize, usize)> {
     if level >= 64 {
         return None;
@@ -255,7 +278,7 @@ fn shr(value: u64, bits: usize) -> u64 {
 }
 
 /// A [`HashSource`] over tiles fetched by a closure (from disk, from memory): each subtree is
-/// the perfect fold of a slice of one tile.
+/// the perfect fold of a slice of one tile. See the [module docs](self) for an example.
 pub struct TileSource<F: Fn(u8, u64) -> Option<std::sync::Arc<Tile>>> {
     /// Fetches tile `(tile level, tile index)`, or `None` if missing or damaged.
     pub fetch: F,
@@ -272,7 +295,7 @@ impl<F: Fn(u8, u64) -> Option<std::sync::Arc<Tile>>> HashSource for TileSource<F
 
 /// The writer's right edge: the partial tile of each tile level. Appends in O(1) amortised
 /// (a full tile folds 255 node hashes once per 256 appends at its level) and hands back every
-/// tile it completes, to be stored.
+/// tile it completes, to be stored. See the [module docs](self) for an example.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TileBuilder {
     size: u64,
@@ -281,12 +304,12 @@ pub struct TileBuilder {
 }
 
 impl TileBuilder {
-    /// The right edge of the empty tree.
+    /// The right edge of the empty tree. See the [module docs](self) for an example.
     pub fn new() -> TileBuilder {
         TileBuilder::default()
     }
 
-    /// The number of leaves appended.
+    /// The number of leaves appended. See the [module docs](self) for an example.
     pub fn size(&self) -> u64 {
         self.size
     }
@@ -296,6 +319,8 @@ impl TileBuilder {
     ///
     /// # Panics
     /// If the tree already holds `u64::MAX` leaves.
+    ///
+    /// See the [module docs](self) for an example.
     pub fn push(&mut self, leaf_hash: Hash, completed: &mut Vec<Tile>) {
         assert!(self.size < u64::MAX, "merkle tree is full");
         let mut carry = leaf_hash;
@@ -323,7 +348,8 @@ impl TileBuilder {
     }
 
     /// The partial (non-empty, not full) tile of each level: the right edge to store so that
-    /// proofs for the current size read tiles only.
+    /// proofs for the current size read tiles only. See the [module docs](self) for an
+    /// example.
     pub fn partial_tiles(&self) -> Vec<Tile> {
         let mut tiles = Vec::new();
         for (level, row) in self.rows.iter().enumerate() {
@@ -337,6 +363,7 @@ impl TileBuilder {
     }
 
     /// The frontier of the tree (every frontier subtree lies in the partial rows).
+    /// See the [module docs](self) for an example.
     pub fn frontier(&self) -> Frontier {
         let frontier = Frontier::from_source(self.size, self);
         // Every frontier subtree of a tree of `size` leaves lies inside the partial rows.
@@ -344,12 +371,13 @@ impl TileBuilder {
         frontier
     }
 
-    /// The root of the tree.
+    /// The root of the tree. See the [module docs](self) for an example.
     pub fn root(&self) -> Hash {
         self.frontier().root()
     }
 
     /// Encodes the right edge with the chain hash at this size (see the module docs).
+    /// See the [module docs](self) for an example.
     pub fn state_to_bytes(&self, log_id: u128, chain: &Hash) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(&STATE_MAGIC);
@@ -374,6 +402,8 @@ impl TileBuilder {
     ///
     /// # Errors
     /// A [`CacheError`]; [`CacheError::Length`] also when the rows disagree with the size.
+    ///
+    /// See the [module docs](self) for an example.
     pub fn state_from_bytes(bytes: &[u8], log_id: u128) -> Result<(TileBuilder, Hash), CacheError> {
         let body = checked_body(bytes, STATE_MAGIC, STATE_HEADER_LEN)?;
         let levels = usize::from(body.get(5).copied().ok_or(CacheError::Truncated)?);

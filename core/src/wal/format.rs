@@ -21,6 +21,8 @@
 //! let header = SegmentHeader { log_id, segment, capacity: 1 << 20 };
 //! let mut file = encode_segment_header(&header).to_vec();
 //! assert_eq!(decode_segment_header(&file), Ok(header));
+//! assert_eq!(decode_segment_header(&[0; 64]), Err(HeaderDefect::Zeroed)); // never written
+//! assert_eq!(decode_segment_header(&file[..10]), Err(HeaderDefect::Short));
 //!
 //! let record = RecordHeader {
 //!     kind: RecordKind::Event,
@@ -57,6 +59,7 @@
 use std::fmt;
 
 /// A segment's number; segment files are named after it and numbered from 1 without gaps.
+/// See the [module docs](self) for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SegmentId(pub u64);
 
@@ -101,7 +104,7 @@ const _: () = assert!(SEAL_RECORD_LEN.is_multiple_of(RECORD_ALIGN));
 pub const FLAG_CLOCK_ADJUSTED: u16 = 1;
 const FLAGS_KNOWN: u16 = FLAG_CLOCK_ADJUSTED;
 
-/// What a record is.
+/// What a record is. See the [module docs](self) for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RecordKind {
     /// An audit event: a leaf of the hash chain and the Merkle tree; consumes a seq.
@@ -132,7 +135,7 @@ impl RecordKind {
     }
 }
 
-/// How an event record's body is encoded.
+/// How an event record's body is encoded. See the [module docs](self) for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum BodyEncoding {
     /// A postcard-encoded `Event`.
@@ -163,7 +166,7 @@ impl BodyEncoding {
     }
 }
 
-/// The decoded header of a segment file.
+/// The decoded header of a segment file. See the [module docs](self) for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SegmentHeader {
     /// The log this segment belongs to.
@@ -174,7 +177,7 @@ pub struct SegmentHeader {
     pub capacity: u64,
 }
 
-/// Why a segment header did not decode.
+/// Why a segment header did not decode. See the [module docs](self) for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HeaderDefect {
     /// Fewer than 64 bytes.
@@ -196,7 +199,7 @@ pub enum HeaderDefect {
     Identity,
 }
 
-/// Encodes a segment header.
+/// Encodes a segment header. See the [module docs](self) for an example.
 pub fn encode_segment_header(h: &SegmentHeader) -> [u8; SEGMENT_HEADER_LEN] {
     let mut b = [0u8; SEGMENT_HEADER_LEN];
     b[0..8].copy_from_slice(&SEGMENT_MAGIC);
@@ -218,6 +221,8 @@ pub fn encode_segment_header(h: &SegmentHeader) -> [u8; SEGMENT_HEADER_LEN] {
 /// A [`HeaderDefect`] saying what is wrong: `Short` (under 64 bytes), `Zeroed`, `Magic`,
 /// `Checksum` or `Version`. (`Identity` is for callers that compare the header with the file
 /// name.)
+///
+/// See the [module docs](self) for an example.
 pub fn decode_segment_header(bytes: &[u8]) -> Result<SegmentHeader, HeaderDefect> {
     let b = bytes.get(..SEGMENT_HEADER_LEN).ok_or(HeaderDefect::Short)?;
     if b.iter().all(|&x| x == 0) {
@@ -242,7 +247,7 @@ pub fn decode_segment_header(bytes: &[u8]) -> Result<SegmentHeader, HeaderDefect
     })
 }
 
-/// The fields of a record header.
+/// The fields of a record header. See the [module docs](self) for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecordHeader {
     /// What the record is.
@@ -265,7 +270,7 @@ pub struct RecordHeader {
     pub prev_hash: [u8; 32],
 }
 
-/// A record parsed in place.
+/// A record parsed in place. See the [module docs](self) for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecordView<'a> {
     /// The header.
@@ -278,12 +283,13 @@ pub struct RecordView<'a> {
 
 impl RecordView<'_> {
     /// Bytes the record occupies on disk, padding included.
+    /// See the [module docs](self) for an example.
     pub fn framed_len(&self) -> usize {
         framed_len(self.body.len())
     }
 }
 
-/// Why bytes at an offset are not a valid record.
+/// Why bytes at an offset are not a valid record. See the [module docs](self) for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecordDefect {
     /// The first eight bytes are zero: unwritten space, not (by itself) damage.
@@ -310,6 +316,7 @@ pub enum RecordDefect {
 }
 
 /// Bytes a record with a body of `body_len` occupies, padding included.
+/// See the [module docs](self) for an example.
 pub fn framed_len(body_len: usize) -> usize {
     (RECORD_HEADER_LEN + body_len).div_ceil(RECORD_ALIGN) * RECORD_ALIGN
 }
@@ -318,6 +325,8 @@ pub fn framed_len(body_len: usize) -> usize {
 ///
 /// # Panics
 /// If the body exceeds [`RECORD_BODY_HARD_MAX`]: callers bound bodies before framing.
+///
+/// See the [module docs](self) for an example.
 pub fn encode_record(out: &mut Vec<u8>, header: &RecordHeader, body: &[u8]) {
     assert!(body.len() <= RECORD_BODY_HARD_MAX, "record body of {} bytes", body.len());
     assert!(header.flags & !FLAGS_KNOWN == 0);
@@ -352,6 +361,8 @@ pub fn encode_record(out: &mut Vec<u8>, header: &RecordHeader, body: &[u8]) {
 /// (unwritten space), `Truncated`, `Magic`, `Length` (body longer than `body_max`),
 /// `Checksum`, `Unknown` (kind, encoding or flag of a newer version), `ForeignLog` or
 /// `Misdirected`.
+///
+/// See the [module docs](self) for an example.
 pub fn parse_record(
     bytes: &[u8],
     offset: usize,
@@ -405,7 +416,7 @@ pub fn parse_record(
     Ok(RecordView { header, body, crc: stored })
 }
 
-/// The body of a seal record.
+/// The body of a seal record. See the [module docs](self) for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SealBody {
     /// Event records in the segment.
@@ -414,7 +425,7 @@ pub struct SealBody {
     pub xxh3: u64,
 }
 
-/// Encodes a seal body.
+/// Encodes a seal body. See the [module docs](self) for an example.
 pub fn encode_seal_body(s: &SealBody) -> [u8; SEAL_BODY_LEN] {
     let mut b = [0u8; SEAL_BODY_LEN];
     b[0..8].copy_from_slice(&s.count.to_le_bytes());
@@ -422,7 +433,7 @@ pub fn encode_seal_body(s: &SealBody) -> [u8; SEAL_BODY_LEN] {
     b
 }
 
-/// Decodes a seal body; `None` if its length is wrong.
+/// Decodes a seal body; `None` if its length is wrong. See the [module docs](self) for an example.
 pub fn decode_seal_body(body: &[u8]) -> Option<SealBody> {
     if body.len() != SEAL_BODY_LEN {
         return None;

@@ -34,6 +34,8 @@
 //! let loaded = open::load(&RealDisk, dir, RECORD_BODY_HARD_MAX)?.expect("a log");
 //! assert_eq!(loaded.bytes.len(), loaded.scan.segments.len());
 //! assert!(matches!(recovery::classify(&loaded.scan), recovery::Verdict::Clean(_)));
+//! let lean = open::load_lean(&RealDisk, dir, RECORD_BODY_HARD_MAX)?.expect("a log");
+//! assert_eq!((lean.scan, lean.bytes.len()), (loaded.scan, 0)); // the same scan, no bytes kept
 //!
 //! let disk = Arc::new(RealDisk);
 //! let _lock = disk.lock_dir(dir)?;
@@ -75,7 +77,7 @@ pub struct RecoveryReport {
     pub cuts: Vec<QuarantineEntry>,
 }
 
-/// The scanned log, before any decision.
+/// The scanned log, before any decision. See the [module docs](self) for an example.
 pub struct Loaded {
     /// The scan.
     pub scan: Scan,
@@ -97,7 +99,8 @@ pub fn load<D: Disk>(disk: &D, dir: &Path, body_max: usize) -> Result<Option<Loa
     load_inner(disk, dir, body_max, true)
 }
 
-/// As [`load`], without keeping the segments' bytes.
+/// As [`load`], without keeping the segments' bytes. See the [module docs](self) for an
+/// example.
 ///
 /// # Errors
 /// As [`load`].

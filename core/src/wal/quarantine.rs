@@ -42,6 +42,24 @@
 //! assert_eq!(report.cuts.len(), 1);
 //! assert_eq!(quarantine::list(&RealDisk, dir)?, report.cuts);
 //! assert!(dir.join(quarantine::DIR).join(&report.cuts[0].file).exists());
+//!
+//! // Recovery's two moves, called directly (here on another directory).
+//! use mtlog_audit::error::DamageKind;
+//! use mtlog_audit::wal::recovery::Cut;
+//! # let other = tempfile::tempdir()?;
+//! let dir = other.path();
+//! let (one, two) = (SegmentId(1), SegmentId(2));
+//! let reason = DamageKind::Garbage;
+//! let later_segments = vec![two];
+//! let cut = Cut { segment: one, offset: 64, len: 4, seq_range: (3, 3), reason, later_segments };
+//! quarantine::save_bytes(&RealDisk, dir, &cut, b"torn")?;
+//! quarantine::save_bytes(&RealDisk, dir, &cut, b"torn")?; // a repeated recovery: kept once
+//! std::fs::write(dir.join(segment::file_name(two)), [0; 64])?;
+//! quarantine::move_segment(&RealDisk, dir, &cut, two)?;
+//! let entries = quarantine::list(&RealDisk, dir)?;
+//! assert_eq!(entries.len(), 2);
+//! assert!(entries.iter().any(|e| (e.segment, e.len, e.reason) == (one, 4, Some(reason))));
+//! assert!(entries.iter().any(|e| (e.segment, e.len, e.reason) == (two, 64, None))); // whole
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -63,6 +81,7 @@ const HEADER_LEN: usize = 80;
 pub const CUTS_AT_ONE_PLACE_MAX: u32 = 1_000;
 
 /// One recorded cut (or one segment moved aside by a cut).
+/// See the [module docs](self) for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QuarantineEntry {
     /// The file name inside `quarantine/`.
@@ -87,6 +106,8 @@ pub struct QuarantineEntry {
 /// # Errors
 /// Any I/O error (recovery stops; nothing has been cut yet); `AlreadyExists` if the place was
 /// cut [`CUTS_AT_ONE_PLACE_MAX`] times.
+///
+/// See the [module docs](self) for an example.
 pub fn save_bytes<D: Disk>(disk: &D, dir: &Path, cut: &Cut, bytes: &[u8]) -> Result<(), Error> {
     let qdir = ensure_dir(disk, dir)?;
     let header = encode_header(cut, bytes.len() as u64);
@@ -109,6 +130,8 @@ pub fn save_bytes<D: Disk>(disk: &D, dir: &Path, cut: &Cut, bytes: &[u8]) -> Res
 ///
 /// # Errors
 /// Any I/O error; `AlreadyExists` if the place was cut [`CUTS_AT_ONE_PLACE_MAX`] times.
+///
+/// See the [module docs](self) for an example.
 pub fn move_segment<D: Disk>(disk: &D, dir: &Path, cut: &Cut, id: SegmentId) -> Result<(), Error> {
     let qdir = ensure_dir(disk, dir)?;
     let from = dir.join(segment::file_name(id));
@@ -190,6 +213,8 @@ fn too_many_cuts(qdir: &Path) -> Error {
 ///
 /// # Errors
 /// I/O errors listing or reading the quarantine directory.
+///
+/// See the [module docs](self) for an example.
 pub fn list<D: Disk>(disk: &D, dir: &Path) -> Result<Vec<QuarantineEntry>, Error> {
     let qdir = dir.join(DIR);
     if !disk.exists(&qdir).map_err(|e| Error::io("stat", &qdir, &e))? {

@@ -55,10 +55,11 @@
 //! #     file
 //! # }
 //! let log_id = 7u128;
-//! let classify = |file: &[u8]| {
+//! let scan = |file: &[u8]| {
 //!     let segment = scan_segment(SegmentId(1), file, log_id, RECORD_BODY_HARD_MAX, &[], None);
-//!     recovery::classify(&Scan { log_id, segments: vec![segment] })
+//!     Scan { log_id, segments: vec![segment] }
 //! };
+//! let classify = |file: &[u8]| recovery::classify(&scan(file));
 //! let file = segment_file(log_id, 3);
 //! let record = |seq: u64| 64 + (seq as usize - 1) * (RECORD_HEADER_LEN + 8); // its offset
 //!
@@ -70,6 +71,16 @@
 //! torn[record(3) + 50..record(4)].fill(0); // the write reached the disk only in part
 //! let Verdict::Tail { cut, head } = classify(&torn) else { panic!("expected a tail") };
 //! assert_eq!((cut.offset, cut.seq_range.0, head.seq_next), (record(3) as u64, 3, 3));
+//!
+//! // The same log read without deciding: its findings, its valid prefix, where its data ends.
+//! let torn = scan(&torn);
+//! let found = recovery::findings(&torn);
+//! assert_eq!((found[0].offset, found[0].seq_expected), (cut.offset, 3));
+//! assert_eq!(found[0].anomaly.damage_kind(), cut.reason);
+//! assert_eq!(recovery::prefix_head(&torn), head);
+//! assert_eq!(recovery::proven_watermark(&torn), 1); // watermark 2 was in the torn event 3
+//! assert!(recovery::has_data(&torn.segments[0]));
+//! assert_eq!(recovery::data_end(&torn.segments[0]), cut.offset + cut.len);
 //!
 //! // Event 1 flipped: it was durable (1 <= W), so this is corruption, refused and reported.
 //! let mut flipped = file.clone();
@@ -84,7 +95,7 @@ use crate::integrity::chain::{self, Hash};
 use crate::wal::format::{RecordKind, SegmentId};
 use crate::wal::scan::{Item, SegmentScan, SEAL_OK};
 
-/// Everything the scan found, segments in id order.
+/// Everything the scan found, segments in id order. See the [module docs](self) for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scan {
     /// The log's id.
@@ -93,7 +104,7 @@ pub struct Scan {
     pub segments: Vec<SegmentScan>,
 }
 
-/// The recovery decision.
+/// The recovery decision. See the [module docs](self) for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// No anomaly: the log continues after `head`.
@@ -109,7 +120,7 @@ pub enum Verdict {
     Corrupt(Corruption),
 }
 
-/// The state of the log at its end (or at a cut).
+/// The state of the log at its end (or at a cut). See the [module docs](self) for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Head {
     /// The seq the next event gets.
@@ -128,7 +139,7 @@ pub struct Head {
     pub events: u64,
 }
 
-/// A tail to cut.
+/// A tail to cut. See the [module docs](self) for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cut {
     /// The segment the cut is in.
@@ -145,7 +156,7 @@ pub struct Cut {
     pub later_segments: Vec<SegmentId>,
 }
 
-/// What the anomaly found first is, for the decision table.
+/// What the anomaly found first is, for the decision table. See [`decide`] for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Anomaly {
     /// Bytes that are not a record.
@@ -169,7 +180,8 @@ pub enum Anomaly {
     Seal,
 }
 
-/// The decision for one anomaly: the whole table, one arm per case.
+/// The decision for one anomaly: the whole table, one arm per case. See [`decide`] for an
+/// example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
     /// Report as corruption; keep every byte.
@@ -215,7 +227,7 @@ pub fn decide(anomaly: Anomaly, e: u64, w: u64) -> Decision {
 }
 
 impl Anomaly {
-    /// The damage kind this anomaly is reported as.
+    /// The damage kind this anomaly is reported as. See the [module docs](self) for an example.
     pub fn damage_kind(self) -> DamageKind {
         match self {
             Anomaly::Damage(kind) => kind,
@@ -242,7 +254,7 @@ impl std::fmt::Display for Finding {
     }
 }
 
-/// An anomaly with its place in the log.
+/// An anomaly with its place in the log. See the [module docs](self) for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Finding {
     /// What.
@@ -256,6 +268,7 @@ pub struct Finding {
 }
 
 /// The proven durable watermark: the highest watermark any valid record carries.
+/// See the [module docs](self) for an example.
 pub fn proven_watermark(scan: &Scan) -> u64 {
     let mut w = 0;
     for seg in &scan.segments {
@@ -311,12 +324,15 @@ pub fn classify(scan: &Scan) -> Verdict {
 }
 
 /// The head of the valid prefix: the state just before the first anomaly (or at the end).
+/// See the [module docs](self) for an example.
 pub fn prefix_head(scan: &Scan) -> Head {
     walk(scan, proven_watermark(scan)).0
 }
 
 /// Every anomaly in the log, in order, for `verify_integrity` and read-only salvage: the walk
 /// continues past each one, resynchronising on the next valid record.
+///
+/// See the [module docs](self) for an example.
 pub fn findings(scan: &Scan) -> Vec<Finding> {
     let w = proven_watermark(scan);
     let mut out = Vec::new();
@@ -519,11 +535,12 @@ impl Walker {
 }
 
 /// Whether a segment holds anything but zeros after its header.
+/// See the [module docs](self) for an example.
 pub fn has_data(seg: &SegmentScan) -> bool {
     seg.header.is_err() || seg.items.iter().any(|i| !matches!(i, Item::Zeros { .. }))
 }
 
-/// The end of the last non-zero item of a segment.
+/// The end of the last non-zero item of a segment. See the [module docs](self) for an example.
 pub fn data_end(seg: &SegmentScan) -> u64 {
     seg.items
         .iter()

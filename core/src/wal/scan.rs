@@ -60,7 +60,7 @@ use crate::wal::format::{
     RECORD_ALIGN, RECORD_HEADER_LEN, RECORD_MAGIC, SEGMENT_HEADER_LEN,
 };
 
-/// What the scan found in one segment file.
+/// What the scan found in one segment file. See the [module docs](self) for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SegmentScan {
     /// The id from the file name.
@@ -73,7 +73,7 @@ pub struct SegmentScan {
     pub len: u64,
 }
 
-/// One stretch of a segment file.
+/// One stretch of a segment file. See the [module docs](self) for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Item {
     /// A valid record.
@@ -97,6 +97,7 @@ pub enum Item {
 }
 
 /// A valid record, with what recovery needs to know about it.
+/// See the [module docs](self) for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScannedRecord {
     /// Byte offset in the segment file.

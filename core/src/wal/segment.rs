@@ -62,6 +62,7 @@ pub fn is_prep_file(name: &str) -> bool {
 }
 
 /// A prepared, empty segment: durable header, durable zeros, durable directory entry.
+/// See the [module docs](self) for an example.
 pub struct Prepared<F> {
     /// Its id.
     pub id: SegmentId,
@@ -131,6 +132,8 @@ pub fn prepare<D: Disk>(
 /// # Errors
 /// `Error::Io` if the file cannot be opened or sized (or is larger than memory can address).
 /// Read errors are not errors: they are the returned ranges.
+///
+/// See the [module docs](self) for an example.
 pub fn read_all<D: Disk>(disk: &D, path: &Path) -> Result<(Vec<u8>, Vec<Range<u64>>), Error> {
     let file = disk.open(path, OpenMode::Read).map_err(|e| Error::io("open", path, &e))?;
     let len = file.len().map_err(|e| Error::io("stat", path, &e))?;
