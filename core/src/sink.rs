@@ -12,6 +12,32 @@
 //!
 //! The writer itself (`wal::writer`) is sans-thread: the simulator drives the same type with
 //! seeded interleavings, without this file.
+//!
+//! # Examples
+//!
+//! Four threads emitting at once share fdatasyncs; every ack is durable, every seq distinct:
+//!
+//! ```
+//! use mtlog_audit::{Level, Options, Sink};
+//!
+//! # let tmp = tempfile::tempdir()?;
+//! let sink = Sink::open(Options::new(tmp.path()))?;
+//! let results: Vec<Result<u64, mtlog_audit::Error>> = std::thread::scope(|s| {
+//!     let handles: Vec<_> = (0..4u64)
+//!         .map(|t| {
+//!             let sink = &sink;
+//!             s.spawn(move || sink.event(Level::Information, "T {T}").with("T", t).emit())
+//!         })
+//!         .collect();
+//!     handles.into_iter().map(|h| h.join().unwrap().map(|r| r.seq)).collect()
+//! });
+//! let mut seqs = results.into_iter().collect::<Result<Vec<u64>, _>>()?;
+//! seqs.sort();
+//! assert_eq!(seqs, vec![1, 2, 3, 4]);
+//! assert!(sink.stats().batches <= 4); // some emitters may have shared a batch
+//! sink.close()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![allow(clippy::disallowed_methods)] // Production thread glue: spawns the preparer thread.
 

@@ -41,11 +41,27 @@
 //!     event.encode_body(&mut batch.bodies)?;
 //!     batch.push_body_written(event.timestamp_nanos, batch.bodies.len() - before);
 //! }
+//! // A group-commit leader takes at most `batch_max` events and leaves the rest pending.
+//! let mut taken = Batch::default();
+//! batch.move_front_into(&mut taken, 2);
+//! assert_eq!((taken.len(), batch.len()), (2, 1));
 //! let mut hashes = Vec::new();
-//! let appended = writer.append(&batch, &mut hashes); // one fdatasync for the batch
+//! let appended = writer.append(&taken, &mut hashes); // one fdatasync for the batch
 //! assert!(appended.error.is_none());
-//! assert_eq!((appended.seq_first, appended.durable), (1, 3));
+//! assert_eq!((appended.seq_first, appended.durable), (1, 2));
+//! let appended = writer.append(&batch, &mut hashes);
+//! assert_eq!((appended.seq_first, appended.durable), (3, 1));
 //! assert_eq!((writer.seq_durable(), writer.chain_head()), (3, hashes[2]));
+//! taken.clear();
+//! assert!(taken.is_empty());
+//!
+//! // Nothing failed, the log is still in its first segment, and no rotation is near.
+//! assert!(writer.poison().is_none());
+//! assert_eq!(writer.active_segment().0, 1);
+//! assert_ne!(writer.log_id(), 0);
+//! assert!(!writer.may_rotate_within(1 << 10));
+//! assert_eq!(writer.wants_prepared(), None); // asked for once the segment is half full
+//! writer.write_commit_marker()?; // publishes the durable watermark to readers
 //! writer.seal_and_shrink()?; // clean close
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -66,6 +82,8 @@ use crate::wal::format::{
 use crate::wal::segment::{self, Prepared};
 
 /// Limits the writer enforces.
+///
+/// See the [module docs](self) for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WriterConfig {
     /// Preallocated size of each segment.
@@ -76,6 +94,8 @@ pub struct WriterConfig {
 
 /// Events waiting to be written, in order: bodies concatenated in one buffer (no allocation per
 /// event once the buffers have grown).
+///
+/// See the [module docs](self) for an example.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
     /// The concatenated bodies.
@@ -85,6 +105,8 @@ pub struct Batch {
 }
 
 /// One event of a batch.
+///
+/// See the [module docs](self) for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BatchEntry {
     /// The event's timestamp.
@@ -97,6 +119,8 @@ pub struct BatchEntry {
 
 impl Batch {
     /// Appends an event whose body the caller already wrote at the end of `bodies`.
+    ///
+    /// See the [module docs](self) for an example.
     pub fn push_body_written(&mut self, timestamp_nanos: i64, body_len: usize) {
         self.entries.push(BatchEntry {
             timestamp_nanos,
@@ -108,6 +132,8 @@ impl Batch {
     /// Moves the first `n` events into `to` (which must be empty): how a group-commit leader
     /// takes at most `batch_max` events and leaves the rest pending. Shared by the production
     /// glue and the simulator, so both split batches the same way.
+    ///
+    /// See the [module docs](self) for an example.
     ///
     /// # Panics
     /// If `to` is not empty or `n` exceeds [`Batch::len`]: callers' bugs.
@@ -126,23 +152,31 @@ impl Batch {
     }
 
     /// Empties the batch, keeping its buffers.
+    ///
+    /// See the [module docs](self) for an example.
     pub fn clear(&mut self) {
         self.bodies.clear();
         self.entries.clear();
     }
 
     /// How many events.
+    ///
+    /// See the [module docs](self) for an example.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// Whether empty.
+    ///
+    /// See the [module docs](self) for an example.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 }
 
 /// The outcome of [`Writer::append`].
+///
+/// See the [module docs](self) for an example.
 #[derive(Debug)]
 pub struct Appended {
     /// The seq of the batch's first event (valid when `durable > 0`).
@@ -167,6 +201,8 @@ struct Active<F> {
 }
 
 /// The state a writer starts from (after recovery).
+///
+/// See the [module docs](self) for an example.
 pub struct WriterStart<F> {
     /// The log id.
     pub log_id: u128,
@@ -181,6 +217,8 @@ pub struct WriterStart<F> {
 }
 
 /// The WAL writer. See the module docs.
+///
+/// See the [module docs](self) for an example.
 pub struct Writer<D: Disk> {
     disk: Arc<D>,
     dir: PathBuf,
@@ -198,6 +236,8 @@ pub struct Writer<D: Disk> {
 
 impl<D: Disk> Writer<D> {
     /// A writer continuing the log described by `start`.
+    ///
+    /// See the [module docs](self) for an example.
     ///
     /// # Panics
     /// If `start.seq_next` is 0 (seqs start at 1).
@@ -235,32 +275,44 @@ impl<D: Disk> Writer<D> {
     }
 
     /// The highest durable seq.
+    ///
+    /// See the [module docs](self) for an example.
     pub fn seq_durable(&self) -> u64 {
         self.seq_durable
     }
 
     /// The chain value after the last durable event.
+    ///
+    /// See the [module docs](self) for an example.
     pub fn chain_head(&self) -> Hash {
         self.chain
     }
 
     /// The poison, if an I/O error stopped the writer.
+    ///
+    /// See the [module docs](self) for an example.
     pub fn poison(&self) -> Option<&Error> {
         self.poisoned.as_ref()
     }
 
     /// The log id.
+    ///
+    /// See the [module docs](self) for an example.
     pub fn log_id(&self) -> u128 {
         self.log_id
     }
 
     /// The active segment's id.
+    ///
+    /// See the [module docs](self) for an example.
     pub fn active_segment(&self) -> SegmentId {
         self.active.id
     }
 
     /// The id of the segment that should be prepared next, once the active one is half full
     /// and none is ready: preparing early keeps zero-filling off the ack path.
+    ///
+    /// See the [module docs](self) for an example.
     pub fn wants_prepared(&self) -> Option<SegmentId> {
         let half = self.active.offset * 2 >= self.active.capacity;
         (self.prepared.is_none() && half && self.poisoned.is_none())
@@ -268,11 +320,15 @@ impl<D: Disk> Writer<D> {
     }
 
     /// Whether appending `bytes` more (framed) might need a rotation.
+    ///
+    /// See the [module docs](self) for an example.
     pub fn may_rotate_within(&self, bytes: u64) -> bool {
         self.active.offset + bytes + SEAL_RECORD_LEN as u64 > self.active.capacity
     }
 
     /// Installs a segment prepared elsewhere (the background preparer, or the simulator).
+    ///
+    /// See the [module docs](self) for an example.
     ///
     /// # Panics
     /// If `p` is not the segment after the active one ([`Writer::wants_prepared`] names it).
@@ -283,6 +339,8 @@ impl<D: Disk> Writer<D> {
 
     /// Appends `batch`, rotating as needed, and makes it durable. Returns how many events from
     /// the start of the batch are durable; `hashes` receives their chain values.
+    ///
+    /// See the [module docs](self) for an example.
     pub fn append(&mut self, batch: &Batch, hashes: &mut Vec<Hash>) -> Appended {
         let seq_first = self.seq_next;
         let mut appended = Appended { seq_first, durable: 0, error: None };
@@ -321,6 +379,8 @@ impl<D: Disk> Writer<D> {
     /// recovery, if it survives) that every seq up to the durable one is durable. The next
     /// batch writes over it.
     ///
+    /// See the [module docs](self) for an example.
+    ///
     /// # Errors
     /// `Error::Poisoned` if the write fails (and from then on), or if the writer was already
     /// poisoned.
@@ -345,6 +405,8 @@ impl<D: Disk> Writer<D> {
     }
 
     /// Seals the active segment where it ends and shrinks the file to the seal (clean close).
+    ///
+    /// See the [module docs](self) for an example.
     ///
     /// # Errors
     /// `Error::Poisoned` on any I/O error (writing the seal, its `fdatasync`, the shrink or the
