@@ -168,6 +168,12 @@ pub trait Disk: Send + Sync + 'static {
     /// returning bytes that never reached the disk until the page is evicted or the machine
     /// restarts. A reopen in the same process must therefore not trust what it reads past this
     /// length.
+    ///
+    /// The record belongs to the file, not to the name, and ends when the doubt does: a
+    /// `set_len` to at most this length drops it (the pages that may be lost are gone, and later
+    /// writes are new: without this, the next reopen in the process would cut records written
+    /// and synced after recovery cut the doubtful tail); `rename` moves it with the file and
+    /// drops the one of the name replaced; `remove` drops it.
     fn synced_len_after_failure(&self, path: &Path) -> Option<u64>;
 }
 

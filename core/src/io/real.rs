@@ -86,11 +86,22 @@ impl Disk for RealDisk {
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        fs::rename(from, to)
+        fs::rename(from, to)?;
+        // A failed sync's record belongs to the file: it moves with it and leaves the name it
+        // replaced.
+        let mut failed = lock_failed_syncs();
+        let moved = failed.remove(from);
+        failed.remove(to);
+        if let Some(trusted) = moved {
+            failed.insert(to.to_path_buf(), trusted);
+        }
+        Ok(())
     }
 
     fn remove(&self, path: &Path) -> io::Result<()> {
-        fs::remove_file(path)
+        fs::remove_file(path)?;
+        lock_failed_syncs().remove(path);
+        Ok(())
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
@@ -146,7 +157,14 @@ impl DiskFile for RealFile {
 
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.dirty_from.fetch_min(len, Ordering::AcqRel);
-        self.file.set_len(len)
+        self.file.set_len(len)?;
+        // Cut back to what a failed sync left trusted: the pages it may have lost are dropped
+        // by the truncate, and whatever is written from here on is new.
+        let mut failed = lock_failed_syncs();
+        if failed.get(&self.path).is_some_and(|trusted| len <= *trusted) {
+            failed.remove(&self.path);
+        }
+        Ok(())
     }
 }
 

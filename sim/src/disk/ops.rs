@@ -478,6 +478,12 @@ impl World {
         }
         inode.pending.push(Pending { op: PendingOp::SetLen { len }, ledger: None });
         self.disk.set_cache_len(id, len);
+        // Cut back to what a failed sync left trusted: the bytes it may have lost are gone
+        // from the cache too, and anything written from here on is new (`Disk` contract).
+        let path = self.path_of(id);
+        if self.disk.failed_syncs.get(&path).is_some_and(|trusted| len <= *trusted) {
+            self.disk.failed_syncs.remove(&path);
+        }
         Ok(())
     }
 
@@ -657,6 +663,13 @@ impl World {
             self.disk.change_refs(other, -1, 0);
         }
         self.disk.inode_mut(id).path = to.to_path_buf();
+        // A failed sync's record belongs to the file, not the name: it moves with the file and
+        // leaves the name it replaced (`Disk` contract).
+        let moved = self.disk.failed_syncs.remove(from);
+        self.disk.failed_syncs.remove(to);
+        if let Some(trusted) = moved {
+            self.disk.failed_syncs.insert(to.to_path_buf(), trusted);
+        }
         Ok(())
     }
 
@@ -680,6 +693,7 @@ impl World {
         dir.entries.remove(name);
         dir.pending.push(DirOp::Unlink { name: name.to_owned() });
         self.disk.change_refs(id, -1, 0);
+        self.disk.failed_syncs.remove(path);
         Ok(())
     }
 

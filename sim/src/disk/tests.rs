@@ -928,3 +928,30 @@ fn misdirected_write_into_another_file_corrupts_that_file_after_a_crash() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+#[test]
+fn a_failed_syncs_record_follows_the_file_and_ends_with_a_cut_to_the_trusted_length() {
+    // Goal: the `Disk` contract of `synced_len_after_failure`. Method: fail a sync, then check
+    // that rename moves the record, a set_len above the trusted length keeps it, one at it
+    // drops it, and remove drops it.
+    let (_, disk) = quiet(41);
+    let file = durable_file(&disk);
+    write_all_at(&file, &[1u8; 100], 0).unwrap();
+    file.sync_data().unwrap();
+    write_all_at(&file, &[2u8; 100], 100).unwrap();
+    disk.fail_next_sync(path(FILE)).unwrap();
+    assert!(file.sync_data().is_err());
+    assert_eq!(disk.synced_len_after_failure(path(FILE)), Some(100));
+    disk.rename(path(FILE), path("/log/moved")).unwrap();
+    assert_eq!(disk.synced_len_after_failure(path(FILE)), None);
+    assert_eq!(disk.synced_len_after_failure(path("/log/moved")), Some(100));
+    file.set_len(150).unwrap();
+    assert_eq!(disk.synced_len_after_failure(path("/log/moved")), Some(100), "still doubtful");
+    file.set_len(100).unwrap();
+    assert_eq!(disk.synced_len_after_failure(path("/log/moved")), None, "the doubt is cut");
+    write_all_at(&file, &[3u8; 10], 100).unwrap();
+    disk.fail_next_sync(path("/log/moved")).unwrap();
+    assert!(file.sync_data().is_err());
+    disk.remove(path("/log/moved")).unwrap();
+    assert_eq!(disk.synced_len_after_failure(path("/log/moved")), None);
+}
