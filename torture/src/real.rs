@@ -129,14 +129,15 @@ pub fn run(
     };
     let exe = std::env::current_exe()
         .map_err(|e| RealError::Setup(format!("current executable: {e}")))?;
-    let mut rng = config.seed;
+    // The simulator's seeded generator: a reproducible schedule of kill delays.
+    let mut rng = mtlog_audit_sim::Rng::new(config.seed);
     // A child must live long enough to start (exec, open, recover) before the kill can land
     // in its writes; on a loaded machine that takes longer, so the base delay adapts.
     let mut base_us = 2_000u64;
     let mut ledger = Ledger::default();
     let mut summary = RealSummary::default();
     for iteration in 0..config.iterations {
-        let delay = Duration::from_micros(base_us + next(&mut rng) % 40_000);
+        let delay = Duration::from_micros(base_us + rng.below(40_000));
         let (acks, tried) = run_child_and_kill(&exe, &config.exe_prefix, &dir, delay)?;
         if acks.is_empty() {
             base_us = (base_us * 2).min(2_000_000);
@@ -336,15 +337,6 @@ fn println_locked(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
-}
-
-fn next(state: &mut u64) -> u64 {
-    // SplitMix64: a seeded, reproducible schedule of kill delays.
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]
