@@ -2,7 +2,9 @@
 //! baselines and the goals of issue 7 as ratios. Writes `target/bench/results.{md,json}`.
 //!
 //! `BENCH_SECS` sets each run's length (default 5 s); `BENCH_DIR` the directory measured (default
-//! `target/bench-data`, which must be on the disk you care about, not a tmpfs).
+//! `target/bench-data`, which must be on the disk you care about, not a tmpfs);
+//! `BENCH_RECOVERY_MB` the size of the log recovered and verified (default 1024).
+//! `examples/sink_one.rs` runs one configuration alone, for profiling.
 
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 

@@ -170,6 +170,10 @@ struct Queue {
     batch_next: u64,
     /// Emitters waiting on `room`.
     blocked: usize,
+    /// Emitters waiting on each of `acks`, and callers of `flush` and `close` waiting on `wake`:
+    /// a leader skips the notify (a system call) when nobody waits.
+    waiting_acks: [usize; ACK_SLOTS],
+    waiting_idle: usize,
     leader: bool,
     results: VecDeque<BatchResult>,
     hashes_pool: Vec<Vec<Hash>>,
@@ -345,6 +349,8 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
                 ticket_taken: 0,
                 batch_next: 0,
                 blocked: 0,
+                waiting_acks: [0; ACK_SLOTS],
+                waiting_idle: 0,
                 leader: false,
                 results: VecDeque::new(),
                 hashes_pool: Vec::new(),
@@ -797,8 +803,12 @@ impl<D: Disk> Shared<D> {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn wait<'a>(&self, q: MutexGuard<'a, Queue>) -> MutexGuard<'a, Queue> {
-        self.wake.wait(q).unwrap_or_else(|p| p.into_inner())
+    /// Waits on `wake` for the queue to go idle (`flush`, `close`).
+    fn wait<'a>(&self, mut q: MutexGuard<'a, Queue>) -> MutexGuard<'a, Queue> {
+        q.waiting_idle += 1;
+        let mut q = self.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+        q.waiting_idle -= 1;
+        q
     }
 
     fn submit(&self, timestamp_nanos: i64, body: &[u8]) -> Result<Receipt, Error> {
@@ -834,7 +844,9 @@ impl<D: Disk> Shared<D> {
                 // A follower: sleep until this ticket's batch is published, or (still pending)
                 // until the leader hands the next batch over.
                 let slot = ack_slot(ticket, q.ticket_taken, q.batch_next);
+                q.waiting_acks[slot] += 1;
                 q = self.acks[slot].wait(q).unwrap_or_else(|p| p.into_inner());
+                q.waiting_acks[slot] -= 1;
             } else {
                 q = self.lead(q);
             }
@@ -914,18 +926,27 @@ impl<D: Disk> Shared<D> {
         batch.clear();
         q.spare = batch;
         q.leader = false;
-        let handoff = !q.pending.is_empty();
-        let poisoned = q.poisoned.is_some();
+        let (slot_this, slot_next) = (slot_of(generation), slot_of(generation + 1));
+        let handoff = !q.pending.is_empty() && q.waiting_acks[slot_next] > 0;
+        let acks = q.waiting_acks[slot_this] > 0;
+        let idle = q.pending.is_empty() && q.waiting_idle > 0;
+        let blocked = q.poisoned.is_some() && q.blocked > 0;
         drop(q);
         // Wake only who needs it, after unlocking (a thread woken under the lock would block on
         // it at once). First one emitter of the next batch, to lead it without queueing behind
-        // the acks; then this batch's emitters; `flush` and `close` once the queue is idle.
+        // the acks (a pending emitter that is not waiting will lead by itself); then this
+        // batch's emitters; `flush` and `close` once the queue is idle; after a poison, the
+        // emitters blocked by back-pressure.
         if handoff {
-            self.acks[slot_of(generation + 1)].notify_one();
+            self.acks[slot_next].notify_one();
         }
-        self.acks[slot_of(generation)].notify_all();
-        if !handoff || poisoned {
+        if acks {
+            self.acks[slot_this].notify_all();
+        }
+        if idle {
             self.wake.notify_all();
+        }
+        if blocked {
             self.room.notify_all();
         }
         if checkpoint_due {
