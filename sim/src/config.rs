@@ -91,6 +91,19 @@ impl FaultConfig {
         FaultConfig::default()
     }
 
+    /// This configuration without the faults that make an operation fail (sync and write
+    /// errors, ENOSPC, a capacity limit), keeping what a crash does with pending writes: for
+    /// comparing two recoveries that may differ only by the crashes injected into them.
+    pub fn without_operation_errors(&self) -> FaultConfig {
+        FaultConfig {
+            sync_error: 0.0,
+            write_error: 0.0,
+            storage_full: 0.0,
+            capacity_bytes: None,
+            ..self.clone()
+        }
+    }
+
     /// Whether every fault is off.
     pub fn is_quiet(&self) -> bool {
         *self == FaultConfig::default()

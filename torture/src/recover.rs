@@ -119,12 +119,7 @@ impl Run<'_> {
         let saved = self.sim.faults();
         // Operation faults would make the two recoveries differ for reasons other than the
         // crashes; what a crash keeps (power loss fragments) stays seeded.
-        let mut quiet = saved.clone();
-        quiet.sync_error = 0.0;
-        quiet.write_error = 0.0;
-        quiet.storage_full = 0.0;
-        quiet.capacity_bytes = None;
-        self.sim.set_faults(quiet);
+        self.sim.set_faults(saved.without_operation_errors());
         let copy = self.sim.snapshot();
         let copy_disk = Arc::new(copy.disk());
         let ops_before = copy_disk.stats().mutating_ops;
@@ -257,12 +252,7 @@ impl Run<'_> {
         self.check(Invariant::I10);
         // An injected I/O error in the second recovery would be a fault, not a difference.
         let saved = self.sim.faults();
-        let mut quiet = saved.clone();
-        quiet.sync_error = 0.0;
-        quiet.write_error = 0.0;
-        quiet.storage_full = 0.0;
-        quiet.capacity_bytes = None;
-        self.sim.set_faults(quiet);
+        self.sim.set_faults(saved.without_operation_errors());
         let second = self.recover_once();
         self.sim.set_faults(saved);
         match second {
