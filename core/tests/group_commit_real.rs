@@ -12,6 +12,9 @@
 
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)] // Tests touch files directly.
 
+#[macro_use]
+mod common;
+
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -109,33 +112,14 @@ impl Disk for WatchedDisk {
     type File = WatchedFile;
     type Lock = <RealDisk as Disk>::Lock;
 
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        RealDisk.create_dir_all(dir)
-    }
+    real_disk_directory_ops!();
+
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<WatchedFile> {
         Ok(WatchedFile {
             inner: RealDisk.open(path, mode)?,
             seq_durable: self.seq_durable.clone(),
             seq_written: AtomicU64::new(0),
         })
-    }
-    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        RealDisk.list(dir)
-    }
-    fn exists(&self, path: &Path) -> io::Result<bool> {
-        RealDisk.exists(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        RealDisk.rename(from, to)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        RealDisk.remove(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        RealDisk.sync_dir(dir)
-    }
-    fn lock_dir(&self, dir: &Path) -> io::Result<Self::Lock> {
-        RealDisk.lock_dir(dir)
     }
     fn synced_len_after_failure(&self, path: &Path) -> Option<u64> {
         RealDisk.synced_len_after_failure(path)

@@ -3,6 +3,9 @@
 
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)] // Tests touch files directly.
 
+#[macro_use]
+mod common;
+
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -320,9 +323,8 @@ impl Disk for FaultyDisk {
     type File = FaultyFile;
     type Lock = <RealDisk as Disk>::Lock;
 
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        RealDisk.create_dir_all(dir)
-    }
+    real_disk_directory_ops!();
+
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<FaultyFile> {
         if mode == OpenMode::CreateNew && self.full.load(Ordering::SeqCst) {
             return Err(io::ErrorKind::StorageFull.into());
@@ -334,24 +336,6 @@ impl Disk for FaultyDisk {
             disk: self,
             dirty_from: AtomicU64::new(u64::MAX),
         })
-    }
-    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        RealDisk.list(dir)
-    }
-    fn exists(&self, path: &Path) -> io::Result<bool> {
-        RealDisk.exists(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        RealDisk.rename(from, to)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        RealDisk.remove(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        RealDisk.sync_dir(dir)
-    }
-    fn lock_dir(&self, dir: &Path) -> io::Result<Self::Lock> {
-        RealDisk.lock_dir(dir)
     }
     fn synced_len_after_failure(&self, path: &Path) -> Option<u64> {
         self.synced_after_failure.lock().unwrap().get(path).copied()
