@@ -177,9 +177,18 @@ struct Queue {
     leader: bool,
     results: VecDeque<BatchResult>,
     hashes_pool: Vec<Vec<Hash>>,
-    closed: bool,
+    close: CloseState,
     poisoned: Option<Error>,
     stats: SinkStats,
+}
+
+/// Where `close` stands. A second `close` (or the `Drop`) waits for a running one and returns
+/// its outcome: `Ok` only once the seal is durable and the lock released, and never `Ok` after
+/// a close that failed.
+enum CloseState {
+    Open,
+    Closing,
+    Closed(Result<(), Error>),
 }
 
 struct BatchResult {
@@ -354,7 +363,7 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
                 leader: false,
                 results: VecDeque::new(),
                 hashes_pool: Vec::new(),
-                closed: false,
+                close: CloseState::Open,
                 poisoned: None,
                 stats: SinkStats { seq_durable: writer.seq_durable(), ..SinkStats::default() },
             }),
@@ -630,7 +639,9 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
 
     /// Flushes, seals the active segment (a clean close proves every record durable) and stops
     /// accepting events. With checkpoints on, then writes the final checkpoint (if configured)
-    /// and the Merkle state. Idempotent.
+    /// and the Merkle state. Idempotent: a second call, from any thread, waits for the first to
+    /// finish and returns its outcome (an `Ok` only once the seal is durable and the directory
+    /// lock released; the first call's error after a failed close).
     ///
     /// # Errors
     /// - `Error::Poisoned` if the log was poisoned before, or if writing the seal, its
@@ -659,18 +670,30 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
     pub fn close(&self) -> Result<(), Error> {
         {
             let mut q = self.shared.lock_queue();
-            if q.closed {
-                return Ok(());
+            loop {
+                match &q.close {
+                    CloseState::Closed(result) => return result.clone(),
+                    // Another thread seals: its outcome is ours, once it has one.
+                    CloseState::Closing => q = self.shared.wait(q),
+                    CloseState::Open if q.leader || !q.pending.is_empty() => {
+                        q = self.shared.wait(q)
+                    }
+                    CloseState::Open => break,
+                }
             }
-            while q.leader || !q.pending.is_empty() {
-                q = self.shared.wait(q);
-            }
-            q.closed = true;
+            q.close = CloseState::Closing;
         }
         let result = self.seal_and_finish();
         // The caller that closed releases the lock, after its last write: the next opener may
         // recover the directory.
         drop(self.lock.lock().unwrap_or_else(|p| p.into_inner()).take());
+        let mut q = self.shared.lock_queue();
+        q.close = CloseState::Closed(result.clone());
+        let waiting = q.waiting_idle > 0;
+        drop(q);
+        if waiting {
+            self.shared.wake.notify_all();
+        }
         result
     }
 
@@ -745,7 +768,11 @@ impl<D: Disk, C: Clock, E: Entropy> Drop for Sink<D, C, E> {
             self.shared.stop_preparer();
             return;
         }
+        let reported = matches!(self.shared.lock_queue().close, CloseState::Closed(Err(_)));
         if let Err(e) = self.close() {
+            if reported {
+                return; // the failed close already returned this error to its caller
+            }
             if let Some(h) = &self.options.failure_handler {
                 h(&e);
             }
@@ -814,7 +841,7 @@ impl<D: Disk> Shared<D> {
     fn submit(&self, timestamp_nanos: i64, body: &[u8]) -> Result<Receipt, Error> {
         let mut q = self.lock_queue();
         loop {
-            if q.closed {
+            if !matches!(q.close, CloseState::Open) {
                 return Err(Error::Closed);
             }
             if let Some(e) = &q.poisoned {
