@@ -191,6 +191,27 @@ enum CloseState {
     Closed(Result<(), Error>),
 }
 
+/// Publishes a close's outcome to the other callers of `close` waiting for it, when the closing
+/// call returns or unwinds (a panic while sealing leaves them `Error::Closed`, not a wait
+/// without end).
+struct CloseOutcome<'a, D: Disk> {
+    shared: &'a Shared<D>,
+    result: Option<Result<(), Error>>,
+}
+
+impl<D: Disk> Drop for CloseOutcome<'_, D> {
+    fn drop(&mut self) {
+        let result = self.result.take().unwrap_or(Err(Error::Closed));
+        let mut q = self.shared.lock_queue();
+        q.close = CloseState::Closed(result);
+        let waiting = q.waiting_idle > 0;
+        drop(q);
+        if waiting {
+            self.shared.wake.notify_all();
+        }
+    }
+}
+
 struct BatchResult {
     ticket_first: u64,
     count: usize,
@@ -683,17 +704,12 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
             }
             q.close = CloseState::Closing;
         }
+        let mut outcome = CloseOutcome { shared: &self.shared, result: None };
         let result = self.seal_and_finish();
         // The caller that closed releases the lock, after its last write: the next opener may
         // recover the directory.
         drop(self.lock.lock().unwrap_or_else(|p| p.into_inner()).take());
-        let mut q = self.shared.lock_queue();
-        q.close = CloseState::Closed(result.clone());
-        let waiting = q.waiting_idle > 0;
-        drop(q);
-        if waiting {
-            self.shared.wake.notify_all();
-        }
+        outcome.result = Some(result.clone());
         result
     }
 
