@@ -89,7 +89,92 @@ pub fn sink_closed_loop(
     event_size: usize,
     duration: Duration,
 ) -> Measurement {
-    let sink = Sink::open(Options::new(dir)).expect("open sink");
+    let name = format!("mtlog-audit, {writers} writer(s)");
+    closed_loop(Options::new(dir), name, writers, event_size, duration, |_| {}).0
+}
+
+/// Overload: `writers` emitters against a queue bound of `queue_max` (< `writers`), so most of
+/// them are held by back-pressure at any moment. Shows that memory stays bounded: the deepest
+/// queue the sink saw, and the process's resident set sampled every 10 ms, the peak of each
+/// half of the run separately (a queue that grew without bound would raise the second half).
+///
+/// # Panics
+/// As [`sink_closed_loop`].
+pub fn sink_overload(
+    dir: &Path,
+    writers: usize,
+    queue_max: usize,
+    event_size: usize,
+    duration: Duration,
+) -> Overload {
+    let name = format!("mtlog-audit, {writers} writer(s), queue_max {queue_max} (overload)");
+    let options = Options::new(dir).queue_max(queue_max);
+    let rss_before_mb = rss_mb();
+    let peaks = Mutex::new((0.0f64, 0.0f64));
+    let (measurement, stats) = closed_loop(options, name, writers, event_size, duration, |stop| {
+        let started = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            let rss = rss_mb();
+            let mut p = peaks.lock().unwrap();
+            if started.elapsed() < duration / 2 {
+                p.0 = p.0.max(rss);
+            } else {
+                p.1 = p.1.max(rss);
+            }
+            drop(p);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    let (rss_first_half_peak_mb, rss_second_half_peak_mb) = peaks.into_inner().unwrap();
+    Overload {
+        measurement,
+        queue_max,
+        queue_depth_max: stats.queue_depth_max,
+        rss_before_mb,
+        rss_first_half_peak_mb,
+        rss_second_half_peak_mb,
+    }
+}
+
+/// What [`sink_overload`] measured besides throughput and latency.
+#[derive(Clone, Debug, Serialize)]
+pub struct Overload {
+    /// Throughput and latency (latency includes the wait for room in the queue).
+    pub measurement: Measurement,
+    /// The configured bound.
+    pub queue_max: usize,
+    /// The deepest queue the sink saw (`SinkStats::queue_depth_max`).
+    pub queue_depth_max: usize,
+    /// Resident set of the process before the sink opened, MB.
+    pub rss_before_mb: f64,
+    /// Peak resident set in the first half of the run, MB.
+    pub rss_first_half_peak_mb: f64,
+    /// Peak resident set in the second half of the run, MB.
+    pub rss_second_half_peak_mb: f64,
+}
+
+/// The process's resident set in MB (`VmRSS` of `/proc/self/status`; 0 where unreadable).
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// The closed loop: `writers` threads emit until `duration` has passed, while `watch` runs on
+/// one more thread until told to stop.
+fn closed_loop(
+    options: Options,
+    name: String,
+    writers: usize,
+    event_size: usize,
+    duration: Duration,
+    watch: impl FnOnce(&AtomicBool) + Send,
+) -> (Measurement, mtlog_audit::SinkStats) {
+    let sink = Sink::open(options).expect("open sink");
     let pad = padding(event_size);
     let stop = AtomicBool::new(false);
     let hist = Mutex::new(new_hist());
@@ -113,6 +198,8 @@ pub fn sink_closed_loop(
                 let _ = hist.lock().unwrap().add(&local);
             });
         }
+        let stop = &stop;
+        s.spawn(move || watch(stop));
         std::thread::sleep(duration);
         stop.store(true, Ordering::Relaxed);
     });
@@ -121,13 +208,8 @@ pub fn sink_closed_loop(
     sink.close().expect("close");
     let hist = hist.into_inner().unwrap();
     let count = count.into_inner();
-    Measurement::from_histogram(
-        format!("mtlog-audit, {writers} writer(s)"),
-        count,
-        elapsed,
-        &hist,
-        stats.batches,
-    )
+    let m = Measurement::from_histogram(name, count, elapsed, &hist, stats.batches);
+    (m, stats)
 }
 
 /// Offers `rate` events per second (open loop, spread over `writers` threads) for `duration`
@@ -399,5 +481,16 @@ mod tests {
         let mut body = Vec::new();
         event.encode_body(&mut body).expect("encode");
         assert!((1000..=1100).contains(&body.len()), "{} bytes", body.len());
+    }
+
+    #[test]
+    fn overload_holds_the_queue_at_its_bound_and_samples_memory() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let o = sink_overload(tmp.path(), 32, 4, 256, Duration::from_millis(300));
+        assert!(o.measurement.count > 0, "{o:?}");
+        assert!(o.queue_depth_max <= 4, "{o:?}");
+        // 32 emitters against a bound of 4: the queue filled to its bound at least once.
+        assert_eq!(o.queue_depth_max, 4, "{o:?}");
+        assert!(o.rss_before_mb > 0.0 && o.rss_first_half_peak_mb > 0.0, "{o:?}");
     }
 }
