@@ -56,7 +56,7 @@ use crate::integrity::note;
 use crate::integrity::note::Verifier;
 use crate::integrity::store::{self, CheckpointFile, TileRead};
 use crate::integrity::tiles::{self, Tile, TILE_WIDTH};
-use crate::io::{read_exact_at, Disk, OpenMode, RealDisk};
+use crate::io::{Disk, OpenMode, RealDisk};
 use crate::wal::format::{
     self, BodyEncoding, RecordHeader, RecordKind, SegmentId, FLAG_CLOCK_ADJUSTED,
     RECORD_BODY_HARD_MAX,
@@ -1024,7 +1024,16 @@ fn findings_after_seals<D: Disk>(
         let path = dir.join(segment::file_name(seg.id));
         let file = disk.open(&path, OpenMode::Read).map_err(|e| Error::io("open", &path, &e))?;
         let mut tail = vec![0u8; usize::try_from(seg.len - end).unwrap_or(0)];
-        read_exact_at(&file, &mut tail, end).map_err(|e| Error::io("read", &path, &e))?;
+        // An unreadable sector here is damage to report, not a reason to refuse the log.
+        if let Some(bad) = segment::read_lenient(&file, &mut tail, end).first() {
+            findings.push(Finding {
+                anomaly: recovery::Anomaly::Damage(crate::error::DamageKind::ReadError),
+                segment: seg.id,
+                offset: bad.start,
+                seq_expected: seal.seq + 1,
+            });
+            added = true;
+        }
         let Some(at) = tail.iter().position(|&b| b != 0) else { continue };
         let offset = (end + at as u64) / format::RECORD_ALIGN as u64 * format::RECORD_ALIGN as u64;
         findings.push(Finding {

@@ -15,3 +15,30 @@ fn seed_12844_records_synced_after_a_cut_of_a_failed_syncs_tail_survive_the_next
     let r = run_one(12844, Scenario::Swarm, &RunOptions::default());
     assert!(!r.failed(), "{:?}", r.violations);
 }
+
+#[test]
+fn seeds_from_the_first_million_misdirected_over_the_first_records_are_reported_where_they_landed()
+{
+    // 1,000,000-seed run of 2026-11-27 (19 seeds): a misdirected write landed on the first
+    // records of segment 1. Recovery took the displaced record for the start of a log whose
+    // earlier segments were retired and reported the damage where its copy ended, so the
+    // salvage prefix the report promised (the records "before" the damage) did not exist (I5).
+    // Fixed in `recovery::Walker::record`: segment 1 starts at seq 1 (`SegmentId::FIRST`).
+    for seed in [455841, 198632, 755577, 902232] {
+        let r = run_one(seed, Scenario::Swarm, &RunOptions::default());
+        assert!(!r.failed(), "seed {seed}: {:?}", r.violations);
+    }
+}
+
+#[test]
+fn seeds_from_the_first_million_an_unreadable_sector_after_a_seal_does_not_refuse_the_log() {
+    // 1,000,000-seed run of 2026-11-27 (4 seeds): a latent sector error after a seal made
+    // `Reader::open` fail (the check for bytes after seals read the tail in one piece), so the
+    // salvage reader returned nothing of a log whose records were all readable (I5). Fixed in
+    // `reader::findings_after_seals`: the tail is read sector by sector
+    // (`segment::read_lenient`) and an unreadable sector is a `ReadError` finding.
+    for seed in [275993, 309031, 588423, 848018] {
+        let r = run_one(seed, Scenario::Swarm, &RunOptions::default());
+        assert!(!r.failed(), "seed {seed}: {:?}", r.violations);
+    }
+}

@@ -63,6 +63,12 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SegmentId(pub u64);
 
+impl SegmentId {
+    /// A log's first segment. Its first event is seq 1, chained from genesis: recovery and
+    /// the reader hold a record of any other seq there to be displaced, not the start of a log.
+    pub const FIRST: SegmentId = SegmentId(1);
+}
+
 impl fmt::Display for SegmentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)

@@ -188,7 +188,7 @@ pub fn recover<D: Disk, E: Entropy + ?Sized>(
     let loaded = load_lean(&**disk, dir, format::RECORD_BODY_HARD_MAX)?;
     let Some(loaded) = loaded else {
         let log_id = entropy.next_u128();
-        let active = segment::prepare(&**disk, dir, log_id, SegmentId(1), segment_bytes)?;
+        let active = segment::prepare(&**disk, dir, log_id, SegmentId::FIRST, segment_bytes)?;
         let start = WriterStart {
             log_id,
             seq_next: 1,

@@ -493,7 +493,11 @@ impl Walker {
             }
             RecordKind::Event => {
                 let expected = self.expected();
-                if self.seq_next.is_some() && r.seq != expected {
+                // With no event before it, a record starts the walk, except in the log's first
+                // segment, which starts at seq 1: another seq there was displaced (a misdirected
+                // write over the first records, say) and hides what it replaced.
+                let anchored = self.seq_next.is_some() || id == SegmentId::FIRST;
+                if anchored && r.seq != expected {
                     let f = self.finding(Anomaly::SeqGap { expected, found: r.seq }, id, r.offset);
                     self.report(f, sink);
                 }
@@ -648,6 +652,26 @@ mod property_tests {
     fn classify_bytes(bytes: &[u8]) -> Verdict {
         let seg = scan_segment(SegmentId(1), bytes, LOG, 1 << 20, &[], None);
         classify(&Scan { log_id: LOG, segments: vec![seg] })
+    }
+
+    #[test]
+    fn a_later_record_displaced_over_the_first_ones_is_corruption_where_it_landed() {
+        // Torture seed 455841: a misdirected write put record 3 over records 1 and 2 at the
+        // start of segment 1. The walk took it for the start of a log whose earlier segments
+        // were retired, and reported the damage only where record 3's copy ended, as if
+        // records 1 and 2 (destroyed) came before the damage.
+        let (mut bytes, spans) = segment(&vec![vec![7u8; 40]; 5]);
+        let (at3, len3) = spans[2];
+        let record3 = bytes[at3..at3 + len3].to_vec();
+        bytes[SEGMENT_HEADER_LEN..SEGMENT_HEADER_LEN + len3].copy_from_slice(&record3);
+        match classify_bytes(&bytes) {
+            Verdict::Corrupt(c) => {
+                assert_eq!((c.segment, c.offset), (SegmentId(1), SEGMENT_HEADER_LEN as u64));
+                assert_eq!(c.seq_range.0, 1, "{c}");
+                assert_eq!(c.kind, DamageKind::SeqGap { expected: 1, found: 3 }, "{c}");
+            }
+            other => panic!("displaced first records not refused where they were: {other:?}"),
+        }
     }
 
     fn bodies() -> impl Strategy<Value = Vec<Vec<u8>>> {

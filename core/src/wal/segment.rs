@@ -159,26 +159,47 @@ pub fn read_all<D: Disk>(disk: &D, path: &Path) -> Result<(Vec<u8>, Vec<Range<u6
     let mut bytes = vec![0u8; len];
     let mut bad: Vec<Range<u64>> = Vec::new();
     const CHUNK: usize = 1 << 20;
-    const SECTOR: usize = 512;
     let mut at = 0;
     while at < len {
         let end = (at + CHUNK).min(len);
-        if read_exact_at(&file, &mut bytes[at..end], at as u64).is_err() {
-            // Narrow the failure down to sectors so one bad sector costs one sector.
-            let mut s = at;
-            while s < end {
-                let e = (s + SECTOR).min(end);
-                if read_exact_at(&file, &mut bytes[s..e], s as u64).is_err() {
-                    bytes[s..e].fill(0);
-                    match bad.last_mut() {
-                        Some(r) if r.end == s as u64 => r.end = e as u64,
-                        _ => bad.push(s as u64..e as u64),
-                    }
-                }
-                s = e;
+        for r in read_lenient(&file, &mut bytes[at..end], at as u64) {
+            match bad.last_mut() {
+                Some(last) if last.end == r.start => last.end = r.end,
+                _ => bad.push(r),
             }
         }
         at = end;
     }
     Ok((bytes, bad))
+}
+
+/// Reads `buf.len()` bytes at `offset`. Sectors that cannot be read (latent errors) read as
+/// zeros and are returned as file ranges, merged where adjacent: one bad sector costs one
+/// sector, not the read.
+pub fn read_lenient<F: DiskFile + ?Sized>(
+    file: &F,
+    buf: &mut [u8],
+    offset: u64,
+) -> Vec<Range<u64>> {
+    const SECTOR: usize = 512;
+    let mut bad: Vec<Range<u64>> = Vec::new();
+    if read_exact_at(file, buf, offset).is_ok() {
+        return bad;
+    }
+    let mut s = 0;
+    while s < buf.len() {
+        // Sector-aligned in the file, so a failing sector is reported where it lies.
+        let sector_end = ((offset as usize + s) / SECTOR + 1) * SECTOR - offset as usize;
+        let e = sector_end.min(buf.len());
+        if read_exact_at(file, &mut buf[s..e], offset + s as u64).is_err() {
+            buf[s..e].fill(0);
+            let r = offset + s as u64..offset + e as u64;
+            match bad.last_mut() {
+                Some(last) if last.end == r.start => last.end = r.end,
+                _ => bad.push(r),
+            }
+        }
+        s = e;
+    }
+    bad
 }
