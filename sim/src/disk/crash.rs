@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use super::ops::sector_boundaries;
 use super::pages::{pages_for, Fill, Pages, SECTOR};
-use super::state::{pending_data, Entry, Fate, InodeId, PendingOp};
+use super::state::{drop_sectors_past, heal, pending_data, Entry, Fate, InodeId, PendingOp};
 use super::CrashKind;
 use crate::ledger::FaultKind;
 use crate::rng::Rng;
@@ -97,7 +97,7 @@ impl World {
         if latent {
             let (id, start, end) = self.pick_durable_sector(&candidates);
             let durable = self.disk.region_durable(id, start, end);
-            self.disk.inode_mut(id).bad_sectors.insert(start / SECTOR);
+            self.disk.inode_mut(id).fail_sectors(start / SECTOR..start / SECTOR + 1);
             let path = self.disk.inode(id).path.clone();
             self.log_fault(FaultKind::LatentSectorError, path, start, end - start, durable);
         }
@@ -158,18 +158,21 @@ impl World {
                             let reached = tear(rng, &mut inode.durable, offset, data, inode.fill);
                             if let Some(reached) = reached {
                                 inode.durable_len = inode.durable_len.max(reached);
+                                heal(&mut inode.bad_sectors_durable, offset, reached);
                             }
                             torn.push((offset, len as u64));
                         }
                         Fate::Normal => {
                             inode.durable.write(offset, data, inode.fill);
                             inode.durable_len = inode.durable_len.max(end);
+                            heal(&mut inode.bad_sectors_durable, offset, end);
                         }
                     }
                 }
                 PendingOp::SetLen { len } => {
                     if len < inode.durable_len {
                         inode.durable.truncate(len, inode.fill);
+                        drop_sectors_past(&mut inode.bad_sectors_durable, len);
                     }
                     inode.durable_len = len;
                 }
@@ -281,9 +284,13 @@ impl World {
                 inode.cache_len = 0;
                 inode.durable_len = 0;
                 inode.bad_sectors.clear();
+                inode.bad_sectors_durable.clear();
                 continue;
             }
             inode.cache = Pages::default();
+            // The sectors fail again as the medium has them: a heal by a write or truncation
+            // that did not persist is undone with it.
+            inode.bad_sectors.clone_from(&inode.bad_sectors_durable);
             inode.cache_is_durable = true;
             inode.cache_len = inode.durable_len;
             disk.used_pages += pages_for(inode.cache_len);

@@ -14,7 +14,8 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::pages::{is_zero, Fill, SECTOR};
 use super::state::{
-    pending_data, split, DirOp, Entry, Fate, InodeId, Pending, PendingOp, ZEROS_MAX, ZEROS_START,
+    drop_sectors_past, heal, pending_data, split, DirOp, Entry, Fate, InodeId, Pending, PendingOp,
+    ZEROS_MAX, ZEROS_START,
 };
 use super::{fill_for, FileRef, PROCESS_GONE};
 use crate::ledger::FaultKind;
@@ -385,7 +386,10 @@ impl World {
                 PendingOp::Write { offset, start, len, fate } => {
                     let data = pending_data(&inode.pending_bytes, start, len);
                     match fate {
-                        Fate::Normal => inode.durable.write(offset, data, inode.fill),
+                        Fate::Normal => {
+                            inode.durable.write(offset, data, inode.fill);
+                            heal(&mut inode.bad_sectors_durable, offset, offset + len as u64);
+                        }
                         Fate::Lost => {}
                         Fate::Misdirected { inode: target, offset: at } => {
                             landings.push((target, at, data.to_vec(), p.ledger));
@@ -401,6 +405,7 @@ impl World {
                 PendingOp::SetLen { len } => {
                     if len < inode.durable_len {
                         inode.durable.truncate(len, inode.fill);
+                        drop_sectors_past(&mut inode.bad_sectors_durable, len);
                     }
                     inode.durable_len = len;
                 }
@@ -790,7 +795,7 @@ impl World {
         }
         let (offset, end) = (sectors.start * SECTOR, sectors.end * SECTOR);
         let durable = self.disk.region_durable(id, offset, end);
-        self.disk.inode_mut(id).bad_sectors.extend(sectors);
+        self.disk.inode_mut(id).fail_sectors(sectors);
         let path = self.path_of(id);
         self.log_fault(FaultKind::LatentSectorError, path, offset, end - offset, durable);
         Ok(())

@@ -80,6 +80,10 @@ pub(crate) struct Inode {
     pub(crate) pending_bytes: Vec<u8>,
     /// Sector indexes whose reads fail (D7), until a write covers the whole sector.
     pub(crate) bad_sectors: BTreeSet<u64>,
+    /// The failing sectors of the medium: what `bad_sectors` returns to at a crash. A write
+    /// or a truncation heals a sector on the medium only once it persists, so an unsynced
+    /// truncation that a power loss reverts brings the failing sector back with its bytes.
+    pub(crate) bad_sectors_durable: BTreeSet<u64>,
     /// What never-written bytes read as.
     pub(crate) fill: Fill,
     pub(crate) inject: Injections,
@@ -346,6 +350,7 @@ impl Inode {
             pending: Vec::new(),
             pending_bytes: Vec::new(),
             bad_sectors: BTreeSet::new(),
+            bad_sectors_durable: BTreeSet::new(),
             fill,
             inject: Injections::default(),
         }
@@ -385,18 +390,13 @@ impl Inode {
     /// Forgets failing sectors that a write of `offset..end` rewrites completely (the drive
     /// remaps a sector on write).
     pub(crate) fn heal_sectors(&mut self, offset: u64, end: u64) {
-        if self.bad_sectors.is_empty() {
-            return;
-        }
-        let first_whole = offset.div_ceil(SECTOR);
-        let end_whole = end / SECTOR;
-        if first_whole < end_whole {
-            let healed: Vec<u64> =
-                self.bad_sectors.range(first_whole..end_whole).copied().collect();
-            for sector in healed {
-                self.bad_sectors.remove(&sector);
-            }
-        }
+        heal(&mut self.bad_sectors, offset, end);
+    }
+
+    /// Marks sectors failing on the medium and so in what reads see.
+    pub(crate) fn fail_sectors(&mut self, sectors: std::ops::Range<u64>) {
+        self.bad_sectors.extend(sectors.clone());
+        self.bad_sectors_durable.extend(sectors);
     }
 
     /// Sets the durable length to the cached one (what `fdatasync` does to the size).
@@ -451,4 +451,25 @@ pub(crate) fn split(path: &Path) -> io::Result<(&Path, &OsStr)> {
         (Some(parent), Some(name)) => Ok((parent, name)),
         _ => Err(io::Error::new(io::ErrorKind::InvalidInput, "path has no file name")),
     }
+}
+
+/// Removes from `bad` the sectors that a write of `offset..end` rewrites completely (the drive
+/// remaps a sector on write).
+pub(crate) fn heal(bad: &mut BTreeSet<u64>, offset: u64, end: u64) {
+    if bad.is_empty() {
+        return;
+    }
+    let first_whole = offset.div_ceil(SECTOR);
+    let end_whole = end / SECTOR;
+    if first_whole < end_whole {
+        let healed: Vec<u64> = bad.range(first_whole..end_whole).copied().collect();
+        for sector in healed {
+            bad.remove(&sector);
+        }
+    }
+}
+
+/// Forgets the failing sectors past a file truncated to `len`.
+pub(crate) fn drop_sectors_past(bad: &mut BTreeSet<u64>, len: u64) {
+    drop(bad.split_off(&len.div_ceil(SECTOR)));
 }
