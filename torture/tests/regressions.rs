@@ -55,3 +55,15 @@ fn seeds_from_the_first_million_a_lost_truncation_brings_its_failing_sector_back
         assert!(!r.failed(), "seed {seed}: {:?}", r.violations);
     }
 }
+
+#[test]
+fn seed_537160_a_write_misdirected_past_the_end_of_a_shrunk_segment_does_not_show_in_it() {
+    // 1,000,000-seed run of 2026-11-27 (I6): the simulator let a misdirected write extend a
+    // segment that recovery had shrunk, so a hole and a stray record appeared after its end,
+    // and the next recovery cut from there, with the acknowledged record of the next segment.
+    // No file system shows a misdirected write past a file's end: fixed in the simulator
+    // (`World::land`). Recovery's rule (an anomaly above the proven watermark is the tail) is
+    // unchanged; docs/recovery.md says why bytes past an ended segment cannot arise.
+    let r = run_one(537160, Scenario::Swarm, &RunOptions::default());
+    assert!(!r.failed(), "{:?}", r.violations);
+}

@@ -426,12 +426,17 @@ impl World {
         data: &[u8],
         ledger: Option<usize>,
     ) {
-        let end = offset + data.len() as u64;
-        let overwrote_durable = self.disk.region_durable(target, offset, end);
-        let inode = self.disk.inode_mut(target);
-        inode.unshare(); // the target's page cache does not see the misdirected bytes
-        inode.durable.write(offset, data, inode.fill);
-        inode.durable_len = inode.durable_len.max(end);
+        // A misdirected write hits blocks of the medium; only those the target file owns show
+        // in it. Past the file's durable end it lands in blocks the file does not have (freed
+        // by a shrink, never allocated), so it can neither extend the file nor show in it.
+        let file_end = self.disk.inode(target).durable_len;
+        let end = (offset + data.len() as u64).min(file_end);
+        let overwrote_durable = offset < end && self.disk.region_durable(target, offset, end);
+        if offset < end {
+            let inode = self.disk.inode_mut(target);
+            inode.unshare(); // the target's page cache does not see the misdirected bytes
+            inode.durable.write(offset, &data[..(end - offset) as usize], inode.fill);
+        }
         if let Some(index) = ledger {
             if let FaultKind::MisdirectedWrite { landing_durable, .. } =
                 &mut self.ledger[index].kind

@@ -965,6 +965,43 @@ fn misdirected_write_into_another_file_corrupts_that_file_after_a_crash() {
 }
 
 #[test]
+fn a_misdirected_write_past_the_end_of_its_victim_neither_extends_nor_shows_in_it() {
+    // Torture seed 537160 of the first million: a write misdirected past the end of a segment
+    // that recovery had shrunk extended that file, and the stray bytes showed there as a hole
+    // followed by data. On a real file system they land in blocks the file does not own.
+    let (_, disk) = quiet(37);
+    let file = durable_file(&disk);
+    let other = disk.open(path("/log/other"), OpenMode::CreateNew).unwrap();
+    disk.sync_dir(path(DIR)).unwrap();
+    write_all_at(&other, &[4u8; 512], 0).unwrap();
+    other.sync_data().unwrap();
+    disk.misdirect_next_write(path(FILE), path("/log/other"), 400).unwrap();
+    write_all_at(&file, &[8u8; 300], 0).unwrap();
+    file.sync_data().unwrap();
+    disk.crash(CrashKind::PowerLoss);
+    let victim = read_all(&disk, "/log/other");
+    assert_eq!(victim.len(), 512, "the victim keeps its length");
+    assert_eq!(&victim[..400], &[4u8; 400][..]);
+    assert_eq!(&victim[400..], &[8u8; 112][..], "only the part inside the file shows");
+
+    disk.misdirect_next_write(path(FILE), path("/log/other"), 4096).unwrap();
+    let file = disk.open(path(FILE), OpenMode::ReadWrite).unwrap();
+    write_all_at(&file, &[9u8; 100], 0).unwrap();
+    file.sync_data().unwrap();
+    disk.crash(CrashKind::PowerLoss);
+    assert_eq!(read_all(&disk, "/log/other"), victim, "wholly past the end: nothing shows");
+    let landed_durable: Vec<bool> = disk
+        .ledger()
+        .iter()
+        .filter_map(|r| match r.kind {
+            FaultKind::MisdirectedWrite { landing_durable, .. } => Some(landing_durable),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(landed_durable, vec![true, false]);
+}
+
+#[test]
 fn a_failed_syncs_record_follows_the_file_and_ends_with_a_cut_to_the_trusted_length() {
     // Goal: the `Disk` contract of `synced_len_after_failure`. Method: fail a sync, then check
     // that rename moves the record, a set_len above the trusted length keeps it, one at it
