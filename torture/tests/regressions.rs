@@ -67,3 +67,13 @@ fn seed_537160_a_write_misdirected_past_the_end_of_a_shrunk_segment_does_not_sho
     let r = run_one(537160, Scenario::Swarm, &RunOptions::default());
     assert!(!r.failed(), "{:?}", r.violations);
 }
+
+#[test]
+fn seed_706946_a_log_whose_first_record_is_gone_is_not_opened_from_a_later_seq() {
+    // 1,000,000-seed run of 2026-11-27 (I3): the only record of segment 1 (seq 1, acknowledged)
+    // was gone after the faults, stale bytes in its place; recovery opened the log clean from
+    // seq 2 in segment 2, as if segment 1 had been retired. A log starts at seq 1: the walk now
+    // reports a `SeqGap` at the first event of any other seq (`recovery::Walker::record`).
+    let r = run_one(706946, Scenario::Swarm, &RunOptions::default());
+    assert!(!r.failed(), "{:?}", r.violations);
+}

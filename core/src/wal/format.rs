@@ -64,8 +64,7 @@ use std::fmt;
 pub struct SegmentId(pub u64);
 
 impl SegmentId {
-    /// A log's first segment. Its first event is seq 1, chained from genesis: recovery and
-    /// the reader hold a record of any other seq there to be displaced, not the start of a log.
+    /// A log's first segment: the writer's first events go here, from seq 1.
     pub const FIRST: SegmentId = SegmentId(1);
 }
 

@@ -493,11 +493,10 @@ impl Walker {
             }
             RecordKind::Event => {
                 let expected = self.expected();
-                // With no event before it, a record starts the walk, except in the log's first
-                // segment, which starts at seq 1: another seq there was displaced (a misdirected
-                // write over the first records, say) and hides what it replaced.
-                let anchored = self.seq_next.is_some() || id == SegmentId::FIRST;
-                if anchored && r.seq != expected {
+                // A log starts at seq 1, from genesis: a first event of another seq means the
+                // records before it were lost (the first segment's records destroyed or
+                // displaced, say), not retired, since nothing retires segments yet.
+                if r.seq != expected {
                     let f = self.finding(Anomaly::SeqGap { expected, found: r.seq }, id, r.offset);
                     self.report(f, sink);
                 }
@@ -659,7 +658,7 @@ mod property_tests {
         // Torture seed 455841: a misdirected write put record 3 over records 1 and 2 at the
         // start of segment 1. The walk took it for the start of a log whose earlier segments
         // were retired, and reported the damage only where record 3's copy ended, as if
-        // records 1 and 2 (destroyed) came before the damage.
+        // records 1 and 2 (destroyed) came before the damage. A log starts at seq 1.
         let (mut bytes, spans) = segment(&vec![vec![7u8; 40]; 5]);
         let (at3, len3) = spans[2];
         let record3 = bytes[at3..at3 + len3].to_vec();
