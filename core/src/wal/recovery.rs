@@ -503,7 +503,7 @@ impl Walker {
                 let chain_prev = match self.chain {
                     Some(c) => Some(c),
                     None if r.seq == 1 => Some(chain::genesis(self.log_id)),
-                    None => None, // earlier segments retired: nothing to check against
+                    None => None, // a first event of another seq: reported as a SeqGap above
                 };
                 if chain_prev.is_some_and(|c| c != r.prev_hash) {
                     let f = self.finding(Anomaly::ChainBreak(r.seq), id, r.offset);
