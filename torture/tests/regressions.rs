@@ -23,7 +23,7 @@ fn seeds_from_the_first_million_misdirected_over_the_first_records_are_reported_
     // records of segment 1. Recovery took the displaced record for the start of a log whose
     // earlier segments were retired and reported the damage where its copy ended, so the
     // salvage prefix the report promised (the records "before" the damage) did not exist (I5).
-    // Fixed in `recovery::Walker::record`: segment 1 starts at seq 1 (`SegmentId::FIRST`).
+    // Fixed in `recovery::Walker::record`: a log starts at seq 1, in whatever segment.
     for seed in [455841, 198632, 755577, 902232] {
         let r = run_one(seed, Scenario::Swarm, &RunOptions::default());
         assert!(!r.failed(), "seed {seed}: {:?}", r.violations);
