@@ -203,3 +203,61 @@ pub fn read_lenient<F: DiskFile + ?Sized>(
     }
     bad
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file in memory whose reads fail (EIO) when they touch `bad`.
+    struct BadSectors {
+        bytes: Vec<u8>,
+        bad: Range<u64>,
+    }
+
+    impl DiskFile for BadSectors {
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+            let end = offset + buf.len() as u64;
+            if offset < self.bad.end && self.bad.start < end {
+                return Err(io::Error::from_raw_os_error(5));
+            }
+            let from = usize::try_from(offset).unwrap().min(self.bytes.len());
+            let n = buf.len().min(self.bytes.len() - from);
+            buf[..n].copy_from_slice(&self.bytes[from..from + n]);
+            Ok(n)
+        }
+        fn write_at(&self, _: &[u8], _: u64) -> io::Result<usize> {
+            Err(io::Error::from(io::ErrorKind::Unsupported))
+        }
+        fn sync_data(&self) -> io::Result<()> {
+            Ok(())
+        }
+        fn sync_all(&self) -> io::Result<()> {
+            Ok(())
+        }
+        fn len(&self) -> io::Result<u64> {
+            Ok(self.bytes.len() as u64)
+        }
+        fn set_len(&self, _: u64) -> io::Result<()> {
+            Err(io::Error::from(io::ErrorKind::Unsupported))
+        }
+    }
+
+    #[test]
+    fn a_lenient_read_loses_only_the_failing_sectors_and_names_them_in_file_offsets() {
+        // The tail after a seal starts mid-sector: the failing sector is reported where it
+        // lies in the file, and every readable byte around it is read.
+        let file =
+            BadSectors { bytes: (0..4096u32).map(|i| i as u8 | 1).collect(), bad: 1024..1536 };
+        let mut buf = vec![0u8; 4096 - 700];
+        let bad = read_lenient(&file, &mut buf, 700);
+        assert_eq!(bad, vec![1024..1536]);
+        for (i, &b) in buf.iter().enumerate() {
+            let at = 700 + i;
+            let expected = if (1024..1536).contains(&at) { 0 } else { file.bytes[at] };
+            assert_eq!(b, expected, "byte {at}");
+        }
+        let mut clean = vec![0u8; 300];
+        assert!(read_lenient(&file, &mut clean, 0).is_empty());
+        assert_eq!(clean, file.bytes[..300]);
+    }
+}
