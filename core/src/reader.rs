@@ -1025,7 +1025,9 @@ fn findings_after_seals<D: Disk>(
         let file = disk.open(&path, OpenMode::Read).map_err(|e| Error::io("open", &path, &e))?;
         let mut tail = vec![0u8; usize::try_from(seg.len - end).unwrap_or(0)];
         // An unreadable sector here is damage to report, not a reason to refuse the log.
-        if let Some(bad) = segment::read_lenient(&file, &mut tail, end).first() {
+        let mut unreadable = Vec::new();
+        segment::read_lenient(&file, &mut tail, end, &mut unreadable);
+        if let Some(bad) = unreadable.first() {
             findings.push(Finding {
                 anomaly: recovery::Anomaly::Damage(crate::error::DamageKind::ReadError),
                 segment: seg.id,

@@ -162,46 +162,41 @@ pub fn read_all<D: Disk>(disk: &D, path: &Path) -> Result<(Vec<u8>, Vec<Range<u6
     let mut at = 0;
     while at < len {
         let end = (at + CHUNK).min(len);
-        for r in read_lenient(&file, &mut bytes[at..end], at as u64) {
-            match bad.last_mut() {
-                Some(last) if last.end == r.start => last.end = r.end,
-                _ => bad.push(r),
-            }
-        }
+        read_lenient(&file, &mut bytes[at..end], at as u64, &mut bad);
         at = end;
     }
     Ok((bytes, bad))
 }
 
 /// Reads `buf.len()` bytes at `offset`. Sectors that cannot be read (latent errors) read as
-/// zeros and are returned as file ranges, merged where adjacent: one bad sector costs one
-/// sector, not the read.
+/// zeros and are appended to `bad` as file ranges, merged with adjacent ones (also with the last
+/// range already in `bad`, so reading a file in chunks gives the same list): one bad sector
+/// costs one sector, not the read.
 pub fn read_lenient<F: DiskFile + ?Sized>(
     file: &F,
     buf: &mut [u8],
     offset: u64,
-) -> Vec<Range<u64>> {
-    const SECTOR: usize = 512;
-    let mut bad: Vec<Range<u64>> = Vec::new();
+    bad: &mut Vec<Range<u64>>,
+) {
+    const SECTOR: u64 = 512;
     if read_exact_at(file, buf, offset).is_ok() {
-        return bad;
+        return;
     }
-    let mut s = 0;
-    while s < buf.len() {
+    let end = offset + buf.len() as u64;
+    let mut at = offset;
+    while at < end {
         // Sector-aligned in the file, so a failing sector is reported where it lies.
-        let sector_end = ((offset as usize + s) / SECTOR + 1) * SECTOR - offset as usize;
-        let e = sector_end.min(buf.len());
-        if read_exact_at(file, &mut buf[s..e], offset + s as u64).is_err() {
-            buf[s..e].fill(0);
-            let r = offset + s as u64..offset + e as u64;
+        let next = ((at / SECTOR + 1) * SECTOR).min(end);
+        let slice = &mut buf[(at - offset) as usize..(next - offset) as usize];
+        if read_exact_at(file, slice, at).is_err() {
+            slice.fill(0);
             match bad.last_mut() {
-                Some(last) if last.end == r.start => last.end = r.end,
-                _ => bad.push(r),
+                Some(last) if last.end == at => last.end = next,
+                _ => bad.push(at..next),
             }
         }
-        s = e;
+        at = next;
     }
-    bad
 }
 
 #[cfg(test)]
@@ -249,15 +244,23 @@ mod tests {
         let file =
             BadSectors { bytes: (0..4096u32).map(|i| i as u8 | 1).collect(), bad: 1024..1536 };
         let mut buf = vec![0u8; 4096 - 700];
-        let bad = read_lenient(&file, &mut buf, 700);
+        let mut bad = Vec::new();
+        read_lenient(&file, &mut buf, 700, &mut bad);
         assert_eq!(bad, vec![1024..1536]);
         for (i, &b) in buf.iter().enumerate() {
             let at = 700 + i;
             let expected = if (1024..1536).contains(&at) { 0 } else { file.bytes[at] };
             assert_eq!(b, expected, "byte {at}");
         }
+        // Read in two chunks split inside the bad sector: one range, as read in one piece.
+        let mut chunked = Vec::new();
+        read_lenient(&file, &mut buf[..580], 700, &mut chunked);
+        read_lenient(&file, &mut buf[580..], 1280, &mut chunked);
+        assert_eq!(chunked, vec![1024..1536]);
         let mut clean = vec![0u8; 300];
-        assert!(read_lenient(&file, &mut clean, 0).is_empty());
+        let mut none = Vec::new();
+        read_lenient(&file, &mut clean, 0, &mut none);
+        assert!(none.is_empty());
         assert_eq!(clean, file.bytes[..300]);
     }
 }
