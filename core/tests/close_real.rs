@@ -146,9 +146,8 @@ impl GatedFile {
 }
 
 impl DiskFile for GatedFile {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
+    inner_file_reads_and_size!();
+
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
         self.inner.write_at(buf, offset)
     }
@@ -157,11 +156,5 @@ impl DiskFile for GatedFile {
     }
     fn sync_all(&self) -> io::Result<()> {
         self.gated(|| self.inner.sync_all())
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.inner.set_len(len)
     }
 }

@@ -127,9 +127,8 @@ impl Disk for WatchedDisk {
 }
 
 impl DiskFile for WatchedFile {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
+    inner_file_reads_and_size!();
+
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
         // Whole buffers only, so each one starts at a record boundary (or is not records).
         write_all_at(&self.inner, buf, offset)?;
@@ -144,12 +143,6 @@ impl DiskFile for WatchedFile {
     }
     fn sync_all(&self) -> io::Result<()> {
         self.sync_data()
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.inner.set_len(len)
     }
 }
 

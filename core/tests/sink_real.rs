@@ -343,9 +343,8 @@ impl Disk for FaultyDisk {
 }
 
 impl DiskFile for FaultyFile {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
+    inner_file_reads_and_size!();
+
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
         self.dirty_from.fetch_min(offset, Ordering::SeqCst);
         self.inner.write_at(buf, offset)
@@ -362,12 +361,6 @@ impl DiskFile for FaultyFile {
     }
     fn sync_all(&self) -> io::Result<()> {
         self.sync_data()
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.inner.set_len(len)
     }
 }
 

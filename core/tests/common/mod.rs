@@ -28,3 +28,20 @@ macro_rules! real_disk_directory_ops {
         }
     };
 }
+
+/// The reads and the size of a `DiskFile` wrapper that only watches or breaks writes and syncs:
+/// `read_at`, `len` and `set_len` go straight to `self.inner`. Used inside
+/// `impl DiskFile for Wrapper { ... }`.
+macro_rules! inner_file_reads_and_size {
+    () => {
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+            self.inner.read_at(buf, offset)
+        }
+        fn len(&self) -> io::Result<u64> {
+            self.inner.len()
+        }
+        fn set_len(&self, len: u64) -> io::Result<()> {
+            self.inner.set_len(len)
+        }
+    };
+}
