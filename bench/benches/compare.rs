@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mtlog_audit_bench::{
-    raw_fdatasync, sink_closed_loop, sink_fixed_rate, sink_overload, table, Measurement,
+    raw_fdatasync, sink_closed_loop, sink_closed_loop_signed, sink_fixed_rate, sink_overload,
+    table, Measurement,
 };
 
 const EVENT_SIZE: usize = 1024;
@@ -40,6 +41,7 @@ fn main() {
     let w1 = sink_closed_loop(&fresh("w1"), 1, EVENT_SIZE, duration);
     let w8 = sink_closed_loop(&fresh("w8"), 8, EVENT_SIZE, duration);
     let w64 = sink_closed_loop(&fresh("w64"), 64, EVENT_SIZE, duration);
+    let w64_signed = sink_closed_loop_signed(&fresh("w64s"), 64, EVENT_SIZE, duration, 10_000);
     let fixed = sink_fixed_rate(&fresh("fixed"), 8, 10_000, EVENT_SIZE, duration);
     let sqlite1 = sqlite(&fresh("sqlite1"), 1, duration);
     let sqlite64 = sqlite(&fresh("sqlite64"), 64, duration);
@@ -53,6 +55,7 @@ fn main() {
         w1.clone(),
         w8.clone(),
         w64.clone(),
+        w64_signed,
         fixed.clone(),
         overload.measurement.clone(),
         sqlite1,

@@ -93,6 +93,29 @@ pub fn sink_closed_loop(
     closed_loop(Options::new(dir), name, writers, event_size, duration, |_| {}).0
 }
 
+/// As [`sink_closed_loop`], with the integrity layer on: a generated Ed25519 signer and a signed
+/// checkpoint every `every_events` durable events (the Merkle tree is kept for every event, each
+/// checkpoint is signed, written and fsynced).
+///
+/// # Panics
+/// As [`sink_closed_loop`], and if the key cannot be generated.
+pub fn sink_closed_loop_signed(
+    dir: &Path,
+    writers: usize,
+    event_size: usize,
+    duration: Duration,
+    every_events: u64,
+) -> Measurement {
+    use mtlog_audit::integrity::note::Signer;
+    use mtlog_audit::io::{Entropy, OsEntropy};
+    let signer = Signer::generate("mtlog-audit.bench/signed", &mut |b| OsEntropy.fill(b))
+        .expect("generate a signing key");
+    let options = Options::new(dir).signer(signer).checkpoint_every_events(Some(every_events));
+    let name =
+        format!("mtlog-audit, {writers} writer(s), signed checkpoint every {every_events} events");
+    closed_loop(options, name, writers, event_size, duration, |_| {}).0
+}
+
 /// Overload: `writers` emitters against a queue bound of `queue_max` (< `writers`), so most of
 /// them are held by back-pressure at any moment. Shows that memory stays bounded: the deepest
 /// queue the sink saw, and the process's resident set sampled every 10 ms, the peak of each
