@@ -94,6 +94,21 @@ pub struct Report {
     pub swarm: Vec<SwarmRow>,
     /// The determinism check, if it ran.
     pub determinism: Option<Determinism>,
+    /// How many failure cards the run was asked for (`--cards`): a merge of shards keeps this
+    /// many of the lowest failing seeds, as one run over the whole range would.
+    #[serde(default = "default_cards_max")]
+    pub cards_max: usize,
+    /// Whether coverage gaps fail the run (I16); `false` with `--no-coverage-gate`.
+    #[serde(default = "default_true")]
+    pub coverage_gate: bool,
+}
+
+fn default_cards_max() -> usize {
+    10
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// Totals over all runs.
@@ -493,6 +508,8 @@ impl Report {
                 matched: 10,
                 mismatches: Vec::new(),
             }),
+            cards_max: 10,
+            coverage_gate: true,
         }
     }
 }

@@ -7,6 +7,8 @@
 //! torture determinism --seeds 1000
 //! torture canaries
 //! torture --real --iterations 10000            # real processes, real SIGKILL
+//! torture --seeds 1000000 --shard 3/16 --report shard-3   # one machine's share
+//! torture merge shard-* --report torture-report           # one report from all shares
 //! ```
 //!
 //! Exit status: 0 when every run passed (and coverage and determinism held), 1 when anything
@@ -24,7 +26,8 @@ use crate::knobs::{Knobs, Overrides, Scenario, SCENARIOS, UNAVAILABLE};
 use crate::outcome::OUTCOMES;
 use crate::report::{self, Provenance};
 use crate::run::{run_with, RunOptions};
-use crate::{canary, determinism, real, replay_command, replay_command_with};
+use crate::seeds::{SeedRange, Shard};
+use crate::{canary, determinism, merge, real, replay_command, replay_command_with};
 
 #[derive(Parser, Debug)]
 #[command(name = "torture", version, about = "Seeded crash and fault torture for mtlog-audit")]
@@ -48,8 +51,12 @@ struct RunArgs {
     #[arg(long, value_parser = parse_scenario, default_value = "Swarm")]
     scenario: Scenario,
     /// Worker threads (default: every core).
-    #[arg(long)]
-    jobs: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    jobs: Option<u64>,
+    /// Run only block I of N (from 0) of the seed range: contiguous, disjoint blocks that
+    /// together are the range. `torture merge` joins the shards' reports into one.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<Shard>,
     /// Write report.html and report.json into this directory.
     #[arg(long, default_value = "torture-report")]
     report: Option<PathBuf>,
@@ -140,6 +147,16 @@ enum Command {
         #[arg(long, default_value = "torture")]
         profile: String,
     },
+    /// Merge the reports of `--shard` runs (each directory holds a report.json and its traces)
+    /// into one report equal to that of one run over the whole range.
+    Merge {
+        /// The shards' report directories.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Write the merged report.html and report.json into this directory.
+        #[arg(long, default_value = "torture-report")]
+        report: PathBuf,
+    },
     /// List scenarios, coverage items and outcome classes.
     List,
     /// The writer process of `--real` (started by it; emits until killed).
@@ -157,6 +174,18 @@ fn parse_seed(s: &str) -> Result<u64, String> {
         None => s.parse(),
     };
     parsed.map_err(|e| format!("not a seed: {s:?} ({e})"))
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    Shard::parse(s).map_err(|e| e.to_string())
+}
+
+/// Checks a seed range before anything runs: a bad one is a usage error (exit 2) at once.
+fn seed_range(start: u64, seeds: u64) -> Result<SeedRange, ExitCode> {
+    SeedRange::new(start, seeds).map_err(|e| {
+        eprintln!("torture: {e}");
+        ExitCode::from(2)
+    })
 }
 
 fn parse_scenario(s: &str) -> Result<Scenario, String> {
@@ -187,9 +216,10 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>, exe_prefix: &[String]
         Some(Command::Replay { seed, scenario, trace_lines, overrides, shrink }) => {
             replay(seed, scenario, trace_lines, &overrides, shrink)
         }
-        Some(Command::Determinism { seeds, start, scenario }) => {
-            determinism_command(start, seeds, scenario, exe_prefix)
-        }
+        Some(Command::Determinism { seeds, start, scenario }) => match seed_range(start, seeds) {
+            Ok(_) => determinism_command(start, seeds, scenario, exe_prefix),
+            Err(code) => code,
+        },
         Some(Command::RealChild { dir }) => match real::child(&dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -197,7 +227,11 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>, exe_prefix: &[String]
                 ExitCode::from(1)
             }
         },
-        Some(Command::Canaries { seeds, start, profile }) => canaries(seeds, start, &profile),
+        Some(Command::Canaries { seeds, start, profile }) => match seed_range(start, seeds) {
+            Ok(_) => canaries(seeds, start, &profile),
+            Err(code) => code,
+        },
+        Some(Command::Merge { shards, report }) => merge_command(&shards, &report),
         Some(Command::List) => list(),
         None => run(cli.run, exe_prefix),
     }
@@ -207,19 +241,43 @@ fn run(mut args: RunArgs, exe_prefix: &[String]) -> ExitCode {
     if args.no_report {
         args.report = None;
     }
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    let (start, seed_source) = if args.seed_from_git {
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        |j| j as usize,
+    );
+    let (start, mut seed_source) = if args.seed_from_git {
         let p = Provenance::detect(String::new());
-        let start = u64::from_str_radix(p.commit.get(..16).unwrap_or("0"), 16).unwrap_or(0);
+        // The commit's first 15 hex digits: a start below 2^60, so any accepted --seeds fits.
+        let start = u64::from_str_radix(p.commit.get(..15).unwrap_or("0"), 16).unwrap_or(0);
         (start, format!("git commit {} (start {start:#x})", p.commit))
     } else {
         (args.start, format!("fixed start {}", args.start))
     };
+    let mut range = match seed_range(start, args.seeds) {
+        Ok(range) => range,
+        Err(code) => return code,
+    };
+    if let Some(shard) = args.shard {
+        range = match range.shard(shard) {
+            Ok(block) => block,
+            Err(e) => {
+                eprintln!("torture: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        seed_source = format!(
+            "{seed_source}, shard {}/{} of {} seeds: {}..={}",
+            shard.index,
+            shard.of,
+            args.seeds,
+            range.start(),
+            range.start() + (range.count() - 1)
+        );
+    }
+    let (start, seeds) = (range.start(), range.count());
     let config = BatchConfig {
         start,
-        seeds: args.seeds,
+        seeds,
         scenario: args.scenario,
         jobs,
         progress: !args.no_progress && !args.quiet,
@@ -228,7 +286,7 @@ fn run(mut args: RunArgs, exe_prefix: &[String]) -> ExitCode {
     if !args.quiet {
         eprintln!(
             "torture: {} seeds of {} from {start} on {jobs} threads ({seed_source})",
-            args.seeds, args.scenario
+            seeds, args.scenario
         );
     }
     let mut batch = run_batch(&config);
@@ -250,7 +308,7 @@ fn run(mut args: RunArgs, exe_prefix: &[String]) -> ExitCode {
     let gaps = if args.no_coverage_gate { Vec::new() } else { batch.tally.gaps() };
     let determinism = match (&args.report, args.no_determinism) {
         (Some(_), false) => {
-            let sample = (args.seeds / 100).clamp(100.min(args.seeds), 1_000);
+            let sample = (seeds / 100).clamp(100.min(seeds), 1_000);
             match determinism::check_in_children(start, sample, args.scenario, exe_prefix) {
                 Ok(d) => Some(d),
                 Err(e) => {
@@ -276,8 +334,15 @@ fn run(mut args: RunArgs, exe_prefix: &[String]) -> ExitCode {
         let provenance =
             Provenance { seed_source: seed_source.clone(), ..Provenance::detect(seed_source) };
         let previous = mtlog_audit_reports::read_previous(dir);
-        let (report, files) =
-            report::build(&batch, &provenance, determinism, previous.as_ref(), &gaps);
+        let (report, files) = report::build(
+            &batch,
+            &provenance,
+            determinism,
+            previous.as_ref(),
+            &gaps,
+            args.cards,
+            !args.no_coverage_gate,
+        );
         if let Err(e) = mtlog_audit_reports::write_report(dir, &report, &files) {
             eprintln!("torture: writing the report to {}: {e}", dir.display());
             return ExitCode::from(2);
@@ -444,6 +509,43 @@ fn canaries(seeds: u64, start: u64, profile: &str) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         println!("a planted bug went unnoticed: the harness is blind to it");
+        ExitCode::from(1)
+    }
+}
+
+fn merge_command(shards: &[PathBuf], out: &std::path::Path) -> ExitCode {
+    let mut loaded = Vec::new();
+    for dir in shards {
+        match merge::read_shard(dir) {
+            Ok(shard) => loaded.push(shard),
+            Err(e) => {
+                eprintln!("torture merge: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let (report, files) = match merge::merge(loaded) {
+        Ok(merged) => merged,
+        Err(e) => {
+            eprintln!("torture merge: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = mtlog_audit_reports::write_report(out, &report, &files) {
+        eprintln!("torture merge: writing the report to {}: {e}", out.display());
+        return ExitCode::from(2);
+    }
+    println!("report: {}", out.join("report.html").display());
+    let failing: u64 = report.outcomes.iter().filter(|o| o.failure).map(|o| o.count).sum();
+    println!(
+        "verdict: {} ({} runs in {} shards, {failing} failing)",
+        report.verdict,
+        report.runs,
+        shards.len()
+    );
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
         ExitCode::from(1)
     }
 }

@@ -378,7 +378,7 @@ impl Tally {
     pub fn gaps(&self) -> Vec<(String, u64, u64)> {
         let mut out = Vec::new();
         let mut judge = |label: String, hits: u64, runs: u64| {
-            if runs >= COVERAGE_RUNS_MIN && (hits as f64) < COVERAGE_RATE_MIN * runs as f64 {
+            if below_gate(hits, runs) {
                 out.push((label, hits, runs));
             }
         };
@@ -391,4 +391,11 @@ impl Tally {
         }
         out
     }
+}
+
+/// Whether an item with `hits` of `runs` eligible runs is a coverage gap: the batch gave it
+/// enough runs to judge ([`COVERAGE_RUNS_MIN`]) and it fired in fewer than
+/// [`COVERAGE_RATE_MIN`] of them.
+pub fn below_gate(hits: u64, runs: u64) -> bool {
+    runs >= COVERAGE_RUNS_MIN && (hits as f64) < COVERAGE_RATE_MIN * runs as f64
 }

@@ -21,12 +21,14 @@ pub mod cli;
 pub mod coverage;
 pub mod determinism;
 pub mod knobs;
+pub mod merge;
 pub mod model;
 pub mod outcome;
 pub mod panics;
 pub mod real;
 pub mod report;
 pub mod run;
+pub mod seeds;
 pub mod shrink;
 pub mod swarm;
 

@@ -9,7 +9,7 @@ use mtlog_audit_reports::{
 };
 
 use crate::batch::BatchResult;
-use crate::coverage::{BRANCHES, COVERAGE_RATE_MIN, COVERAGE_RUNS_MIN, FAULTS, FAULTS_UNAVAILABLE};
+use crate::coverage::{BRANCHES, FAULTS, FAULTS_UNAVAILABLE};
 use crate::knobs::{Knobs, SCENARIOS, UNAVAILABLE};
 use crate::outcome::{RunResult, INVARIANTS, OUTCOMES};
 use crate::replay_command;
@@ -63,6 +63,8 @@ pub fn build(
     determinism: Option<Determinism>,
     previous: Option<&Report>,
     gaps: &[(String, u64, u64)],
+    cards_max: usize,
+    coverage_gate: bool,
 ) -> (Report, Vec<(String, String)>) {
     let failed = batch.failed_runs() > 0
         || !gaps.is_empty()
@@ -136,6 +138,8 @@ pub fn build(
             .map(|(n, r)| Unavailable { name: (*n).to_owned(), reason: (*r).to_owned() })
             .collect(),
         determinism,
+        cards_max,
+        coverage_gate,
     };
     (report, files)
 }
@@ -286,9 +290,7 @@ fn swarm_rows(batch: &BatchResult) -> Vec<SwarmRow> {
 
 fn coverage_rows(batch: &BatchResult, faults: bool) -> Vec<CoverageRow> {
     let t = &batch.tally;
-    let gap = |hits: u64, runs: u64| {
-        runs >= COVERAGE_RUNS_MIN && (hits as f64) < COVERAGE_RATE_MIN * runs as f64
-    };
+    let gap = crate::coverage::below_gate;
     if faults {
         FAULTS
             .iter()
