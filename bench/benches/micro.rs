@@ -89,43 +89,17 @@ fn benches(c: &mut Criterion) {
 /// 50..=500. One iteration is one run's worth, so criterion's `elem/s` is the ceiling on runs/s
 /// per core that this work alone allows; docs/torture.md compares it with the 10,000 goal.
 fn t1_run_floor(c: &mut Criterion) {
-    const EVENTS: u64 = 275;
-    // The torture harness's events: `Run::build_event` (payload 27..=490 bytes, mean 258).
-    let shaped: Vec<Event> = (0..EVENTS)
-        .map(|n| {
-            let len = 27 + (n * 463 / (EVENTS - 1)) as usize;
-            let mut ev = Event::new(
-                EventId([n as u8; 16]),
-                n as i64,
-                Level::Information,
-                "Writer {Writer} event {N}",
-            );
-            ev.message = format!("Writer 1 event {n}");
-            ev.with_property("Writer", 1u64)
-                .with_property("N", n)
-                .with_property("Payload", vec![0x5au8; len])
-        })
-        .collect();
+    // The torture harness's events, and the same work torture measures as its floor.
+    let shaped = torture::floor::shaped_events(torture::floor::FLOOR_EVENTS);
     // The smallest event the API builds: a one-character template, no properties.
-    let minimal: Vec<Event> = (0..EVENTS)
+    let minimal: Vec<Event> = (0..torture::floor::FLOOR_EVENTS)
         .map(|n| Event::new(EventId([n as u8; 16]), n as i64, Level::Information, "x").render())
         .collect();
     let mut g = c.benchmark_group("T1 run floor: encode + leaf + chain, 275 events");
     g.throughput(Throughput::Elements(1));
     for (name, events) in [("torture-shaped events", &shaped), ("minimal events", &minimal)] {
         let mut body = Vec::with_capacity(2048);
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                let mut head = [0u8; 32];
-                for (seq, ev) in (1..).zip(events.iter()) {
-                    body.clear();
-                    ev.encode_body(&mut body).expect("bench events encode");
-                    let leaf = chain::leaf_hash(1, seq, ev.timestamp_nanos, 0, 0, &body);
-                    head = chain::link(&head, &leaf);
-                }
-                head
-            })
-        });
+        g.bench_function(name, |b| b.iter(|| torture::floor::run_floor(events, &mut body)));
     }
     g.finish();
 }

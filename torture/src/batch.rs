@@ -87,6 +87,8 @@ pub struct BatchResult {
     pub recoveries: u64,
     /// Records whose loss was excused as outside the single-copy model.
     pub excused: u64,
+    /// The T1 floor measured in this process ([`crate::floor`]), when the command measured it.
+    pub floor_runs_per_cpu_second: Option<f64>,
 }
 
 impl BatchResult {
@@ -111,6 +113,7 @@ impl BatchResult {
             crashes: 0,
             recoveries: 0,
             excused: 0,
+            floor_runs_per_cpu_second: None,
         }
     }
 
@@ -247,7 +250,12 @@ fn process_cpu_seconds() -> Option<f64> {
     // The seam rule is about simulations; this is the harness measuring itself.
     #[allow(clippy::disallowed_methods)]
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    cpu_seconds_of_stat(&stat)
+}
+
+/// User + system CPU seconds from the text of a `/proc/.../stat` file: the 14th and 15th fields
+/// (counted after the parenthesised command name, which may hold spaces), in clock ticks.
+pub(crate) fn cpu_seconds_of_stat(stat: &str) -> Option<f64> {
     let rest = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let utime: f64 = fields.get(11)?.parse().ok()?;

@@ -290,6 +290,11 @@ fn run(mut args: RunArgs, exe_prefix: &[String]) -> ExitCode {
         );
     }
     let mut batch = run_batch(&config);
+    // Beside the batch's speed, the writer's floor on the same CPU, under the same load (a
+    // quarter CPU-second; not for the hidden child runs of the determinism check).
+    if args.hashes_out.is_none() {
+        batch.floor_runs_per_cpu_second = crate::floor::measure(0.25);
+    }
     if let Some(path) = &args.hashes_out {
         if let Err(e) = determinism::write_hashes(path, &batch.hashes) {
             eprintln!("torture: writing {}: {e}", path.display());

@@ -20,6 +20,7 @@ pub mod canary;
 pub mod cli;
 pub mod coverage;
 pub mod determinism;
+pub mod floor;
 pub mod knobs;
 pub mod merge;
 pub mod model;

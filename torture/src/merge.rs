@@ -10,8 +10,9 @@
 //! scenario and card count, and seed blocks that follow each other with no gap and no overlap.
 //!
 //! What cannot equal a single run: wall time and speed (the shards ran side by side: the merge
-//! reports the longest wall time and the speed over the summed worker time), and the
-//! determinism sample (each shard checked its own seeds; the merge sums them).
+//! reports the longest wall time, the speed over the summed worker time and the mean of the
+//! shards' T1 floors), and the determinism sample (each shard checked its own seeds; the merge
+//! sums them).
 
 // The operator's report files, outside any simulation.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -215,6 +216,10 @@ pub fn merge(mut shards: Vec<ShardReport>) -> Result<(Report, Vec<(String, Strin
         })
         .sum();
     m.runs_per_cpu_second = cpu.filter(|c| *c > 0.0).map(|c| m.runs as f64 / c);
+    let floors: Vec<f64> =
+        shards.iter().filter_map(|s| s.report.floor_runs_per_cpu_second).collect();
+    m.floor_runs_per_cpu_second =
+        (!floors.is_empty()).then(|| floors.iter().sum::<f64>() / floors.len() as f64);
     m.sim_to_wall = if m.wall_seconds > 0.0 { m.simulated_seconds / m.wall_seconds } else { 0.0 };
     derive(&mut m);
 

@@ -14,8 +14,10 @@ use crate::knobs::{Knobs, SCENARIOS, UNAVAILABLE};
 use crate::outcome::{RunResult, INVARIANTS, OUTCOMES};
 use crate::replay_command;
 
-/// The runs/s per core target of tier T1 (FAULT-MODEL.md §4c).
-pub const TARGET_RUNS_PER_SECOND_PER_CORE: f64 = 10_000.0;
+/// The speed goal of the Swarm mix, in runs per CPU-second with every check armed (issue 20,
+/// restating FAULT-MODEL.md §4c's 10,000, which was set from a WAL without hashing; the T1
+/// floor printed beside it shows why).
+pub const TARGET_RUNS_PER_SECOND_PER_CORE: f64 = 1_000.0;
 /// Trace lines shown on a failure card (the full trace goes to a `.txt` beside the report).
 const CARD_TRACE_LINES: usize = 60;
 
@@ -88,6 +90,7 @@ pub fn build(
         wall_seconds: wall,
         runs_per_second_per_core: batch.runs_per_second_per_core(),
         runs_per_cpu_second: batch.runs_per_cpu_second(),
+        floor_runs_per_cpu_second: batch.floor_runs_per_cpu_second,
         target_runs_per_second_per_core: TARGET_RUNS_PER_SECOND_PER_CORE,
         simulated_seconds: simulated,
         sim_to_wall: if wall > 0.0 { simulated / wall } else { 0.0 },
@@ -340,7 +343,19 @@ pub fn summary(batch: &BatchResult, gaps: &[(String, u64, u64)], failures_max: u
         TARGET_RUNS_PER_SECOND_PER_CORE
     );
     if let Some(r) = batch.runs_per_cpu_second() {
-        let _ = writeln!(s, "{r:.0} runs per CPU-second (process user + system time)");
+        let _ = writeln!(
+            s,
+            "{r:.0} runs per CPU-second (process user + system time; goal {:.0})",
+            TARGET_RUNS_PER_SECOND_PER_CORE
+        );
+    }
+    if let Some(f) = batch.floor_runs_per_cpu_second {
+        let _ = writeln!(
+            s,
+            "T1 floor, same process: {f:.0} runs per CPU-second for the writer's encoding and \
+             hashing alone ({} events per run, no disk, recovery or check)",
+            crate::floor::FLOOR_EVENTS
+        );
     }
     let _ = writeln!(s, "\n{:<24} {:>9} {:>9}", "scenario", "runs", "failures");
     for row in scenario_rows(batch) {

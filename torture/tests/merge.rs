@@ -41,6 +41,7 @@ fn comparable(mut r: Report) -> Report {
     r.wall_seconds = 0.0;
     r.runs_per_second_per_core = 0.0;
     r.runs_per_cpu_second = None;
+    r.floor_runs_per_cpu_second = None;
     r.sim_to_wall = 0.0;
     r.jobs = 0;
     r.seed_source = String::new();
