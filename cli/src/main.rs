@@ -15,6 +15,7 @@ mod commands;
 #[cfg(feature = "parquet")]
 mod export_parquet;
 mod integrity;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -176,6 +177,9 @@ enum Command {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Accept CLEF over HTTP as Seq does (POST /api/events/raw) and answer 201 only once every
+    /// event of the request is durable in its tenant's log (DATA/TENANT).
+    Serve(serve::ServeArgs),
     /// Run the torture harness: seeded crash and fault schedules on the simulator, or real
     /// SIGKILLed processes (--real). Takes the `torture` binary's arguments, e.g.
     /// `mtlog-audit torture --seeds 100000` or `mtlog-audit torture replay --seed 7`.
@@ -219,6 +223,7 @@ fn main() -> ExitCode {
             commands::bench(&duration, concurrency, &event_size, dir.as_deref(), cli.json)
         }
         Command::Torture { args } => Ok(commands::torture(args, cli.json)),
+        Command::Serve(args) => serve::serve(&args),
     };
     match result {
         Ok(code) => code,
