@@ -48,6 +48,13 @@ pub enum IngestError {
         /// Why.
         reason: String,
     },
+    /// An event that is not a JSON object.
+    Malformed {
+        /// Where: `line N` or `event N`.
+        place: String,
+        /// Why.
+        reason: String,
+    },
     /// An event of a batch that does not read as an event.
     BatchEvent {
         /// 0-based index into `Events`.
@@ -85,6 +92,7 @@ impl fmt::Display for IngestError {
             Self::Clef { line, source } => write!(f, "line {line}: {source}"),
             Self::Batch { reason } => write!(f, "not a JSON batch {{\"Events\":[...]}}: {reason}"),
             Self::BatchEvent { index, source } => write!(f, "event {index}: {source}"),
+            Self::Malformed { place, reason } => write!(f, "{place}: not a JSON object: {reason}"),
             Self::TooLarge { place, len, max } => {
                 write!(f, "{place}: the event encodes to {len} bytes, more than the {max} allowed")
             }
@@ -139,7 +147,11 @@ pub fn parse(
                 if line.trim().is_empty() {
                     continue;
                 }
-                let event = Event::from_clef(line)
+                let line = normalize(line).map_err(|reason| IngestError::Malformed {
+                    place: format!("line {}", i + 1),
+                    reason,
+                })?;
+                let event = Event::from_clef(&line)
                     .map_err(|source| IngestError::Clef { line: i + 1, source })?;
                 check(event, &|| format!("line {}", i + 1))?;
             }
@@ -155,6 +167,10 @@ pub fn parse(
             for (index, raw) in batch.events.iter().enumerate() {
                 let line = clef_line(raw).map_err(|reason| IngestError::Batch {
                     reason: format!("event {index}: {reason}"),
+                })?;
+                let line = normalize(&line).map_err(|reason| IngestError::Malformed {
+                    place: format!("event {index}"),
+                    reason,
                 })?;
                 let event = Event::from_clef(&line)
                     .map_err(|source| IngestError::BatchEvent { index, source })?;
@@ -201,7 +217,14 @@ fn clef_line(raw: &RawValue) -> Result<String, String> {
             line.push_str(&quote(&v));
         }
     };
-    field("@t", Some(long.timestamp.ok_or("no Timestamp")?));
+    // Python's seqlog writes `2026-12-08 10:00:00.123+01:00`: RFC 3339 allows the space only
+    // by agreement, Seq takes it, and so do we.
+    let timestamp = long.timestamp.ok_or("no Timestamp")?;
+    let timestamp = match timestamp.as_bytes().get(10) {
+        Some(b' ') => format!("{}T{}", &timestamp[..10], &timestamp[11..]),
+        _ => timestamp,
+    };
+    field("@t", Some(timestamp));
     field("@mt", long.template);
     field("@m", long.message);
     field("@l", long.level);
@@ -220,6 +243,67 @@ fn clef_line(raw: &RawValue) -> Result<String, String> {
     }
     line.push('}');
     Ok(line)
+}
+
+/// The reserved CLEF fields the library's reader knows.
+const KNOWN: [&str; 6] = ["@t", "@mt", "@m", "@l", "@x", "@i"];
+
+/// Rewrites one CLEF object, keeping its fields in order, into what the library's strict reader
+/// takes: other clients' level names (`CRITICAL`, Python's; the reader already takes `INFO`,
+/// `WARN`, `TRACE` and Serilog's forms) become Serilog's, and reserved fields the event model
+/// has no place for (`@r` renderings, `@tr` trace and `@sp` span ids) are kept as properties of
+/// the same name (CLEF writes them back escaped, `@@tr`), never dropped.
+fn normalize(line: &str) -> Result<String, String> {
+    let fields = ordered_fields(line)?;
+    let mut out = String::with_capacity(line.len() + 8);
+    out.push('{');
+    for (i, (key, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let key =
+            if key.starts_with('@') && !key.starts_with("@@") && !KNOWN.contains(&key.as_str()) {
+                format!("@{key}")
+            } else {
+                key.clone()
+            };
+        out.push_str(&serde_json::to_string(&key).map_err(|e| e.to_string())?);
+        out.push(':');
+        let level: Option<String> =
+            (key == "@l").then(|| serde_json::from_str(value.get()).ok()).flatten();
+        match level {
+            Some(l) if l.eq_ignore_ascii_case("critical") => out.push_str("\"Fatal\""),
+            _ => out.push_str(value.get()),
+        }
+    }
+    out.push('}');
+    Ok(out)
+}
+
+/// A JSON object's fields in the order written (serde_json's own map would sort them).
+fn ordered_fields(text: &str) -> Result<Vec<(String, &RawValue)>, String> {
+    struct Fields;
+    impl<'de> serde::de::Visitor<'de> for Fields {
+        type Value = Vec<(String, &'de RawValue)>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
+                out.push(entry);
+            }
+            Ok(out)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text.trim());
+    let fields =
+        serde::Deserializer::deserialize_map(&mut de, Fields).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(fields)
 }
 
 #[cfg(test)]
@@ -262,6 +346,26 @@ mod tests {
             parse(b"[1,2]", Shape::JsonBatch, 1 << 20, 100),
             Err(IngestError::Batch { .. })
         ));
+    }
+
+    #[test]
+    fn other_clients_level_names_and_reserved_fields_are_kept_not_refused() {
+        // seqlog (Python) with use_clef: Python level names, renderings, trace and span ids.
+        let line = r#"{"@t":"2026-12-08T10:00:00.5+01:00","@l":"CRITICAL","@mt":"Disk {0}","@tr":"4bf92f","@sp":"00f067","@r":["sda"],"Z":1,"A":2}"#;
+        let events = parse(line.as_bytes(), Shape::Clef, 1 << 20, 10).unwrap();
+        assert_eq!(events[0].level, Level::Fatal);
+        let names: Vec<&str> = events[0].properties.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["@tr", "@sp", "@r", "Z", "A"]);
+        assert!(events[0].to_clef().contains(r#""@@tr":"4bf92f""#));
+        // seqlog without CLEF: a space between date and time, Python's level name.
+        let batch = r#"{"Events": [{"Timestamp": "2026-12-08 10:00:00.123456+00:00", "Level": "WARNING", "MessageTemplate": "m", "Properties": {}}]}"#;
+        let events = parse(batch.as_bytes(), Shape::JsonBatch, 1 << 20, 10).unwrap();
+        assert_eq!(
+            (events[0].level, events[0].timestamp_nanos % 1_000_000_000),
+            (Level::Warning, 123_456_000)
+        );
+        let err = parse(b"[1]", Shape::Clef, 1 << 20, 10).unwrap_err();
+        assert!(err.to_string().starts_with("line 1: not a JSON object"), "{err}");
     }
 
     #[test]

@@ -115,6 +115,8 @@ pub fn serve(args: &ServeArgs) -> Outcome {
 async fn run(args: &ServeArgs, shared: Arc<Shared>) -> Result<(), Failure> {
     let app = Router::new()
         .route("/api/events/raw", post(ingest_handler))
+        // Seq's newer endpoint: always CLEF (seqlog posts here with use_clef).
+        .route("/ingest/clef", post(clef_handler))
         .layer(DefaultBodyLimit::max(args.body_max))
         .with_state(shared);
     let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -151,11 +153,31 @@ async fn shutdown_signal() {
     let _ = interrupt.await;
 }
 
+async fn clef_handler(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    ingest(shared, query, headers, body, Some(Shape::Clef)).await
+}
+
 async fn ingest_handler(
     State(shared): State<Arc<Shared>>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
+) -> Response {
+    ingest(shared, query, headers, body, None).await
+}
+
+/// One request: `shape` fixed by the route, or (`None`) chosen by the query and content type.
+async fn ingest(
+    shared: Arc<Shared>,
+    query: HashMap<String, String>,
+    headers: HeaderMap,
+    body: Bytes,
+    shape: Option<Shape>,
 ) -> Response {
     let key = headers
         .get("X-Seq-ApiKey")
@@ -167,7 +189,8 @@ async fn ingest_handler(
     let Ok(permit) = Arc::clone(&shared.inflight).try_acquire_owned() else {
         return answer(StatusCode::SERVICE_UNAVAILABLE, "saturated: retry later", Some(1));
     };
-    let clef = query.contains_key("clef")
+    let clef = shape == Some(Shape::Clef)
+        || query.contains_key("clef")
         || headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
