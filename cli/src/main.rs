@@ -232,7 +232,12 @@ fn main() -> ExitCode {
             commands::export(&wal, format, filter.as_deref(), &output, force, cli.json)
         }
         Command::Recover { input, output, mode } => {
-            commands::recover(&input, &output, mode, cli.json)
+            // Never into the log being salvaged (a missing input is recover's to report).
+            let outside = match input.is_dir() {
+                true => output::outside_log(&output, &input).map_err(commands::Failure::from),
+                false => Ok(()),
+            };
+            outside.and_then(|()| commands::recover(&input, &output, mode, cli.json))
         }
         Command::Stats { wal } => commands::stats(&wal, cli.json),
         Command::Monitor { wal, interval_ms, max_seconds } => {

@@ -89,11 +89,15 @@ impl OutputFile {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let dir_real = dir.canonicalize().map_err(io(dir))?;
-        let log_real = log_dir.canonicalize().map_err(io(log_dir))?;
-        if dir_real.starts_with(&log_real) {
-            return Err(OutputError::InsideLog { path: path.to_owned(), log: log_dir.to_owned() });
-        }
+        dir.canonicalize().map_err(io(dir))?; // a missing directory: say so, by its name
+                                              // The directory the name goes in is what matters: a symlink there that points into the
+                                              // log is replaced by the rename, not written through.
+        outside_log(dir, log_dir).map_err(|e| match e {
+            OutputError::InsideLog { log, .. } => {
+                OutputError::InsideLog { path: path.to_owned(), log }
+            }
+            other => other,
+        })?;
         match std::fs::symlink_metadata(path) {
             Ok(m) if m.is_dir() => return Err(OutputError::NotAFile { path: path.to_owned() }),
             Ok(_) if !force => return Err(OutputError::Exists { path: path.to_owned() }),
@@ -139,6 +143,29 @@ impl OutputFile {
         };
         std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)
     }
+}
+
+/// Refuses `path` (a file or directory to be written, existing or not) if it is inside
+/// `log_dir`, or is `log_dir` itself. Symlinks are resolved: the nearest existing ancestor of
+/// `path` is compared with the log directory's real path.
+pub fn outside_log(path: &Path, log_dir: &Path) -> Result<(), OutputError> {
+    let log_real = log_dir
+        .canonicalize()
+        .map_err(|source| OutputError::Io { path: log_dir.to_owned(), source })?;
+    let absolute = std::path::absolute(path)
+        .map_err(|source| OutputError::Io { path: path.to_owned(), source })?;
+    // `absolute` keeps `..`: canonicalizing the nearest existing ancestor resolves them, and
+    // the rest (names still to be created) cannot lead outside it except by `..`, refused.
+    let existing = absolute.ancestors().find(|a| a.exists()).unwrap_or(Path::new("/"));
+    let rest = absolute.strip_prefix(existing).unwrap_or(Path::new(""));
+    let real = existing
+        .canonicalize()
+        .map_err(|source| OutputError::Io { path: existing.to_owned(), source })?;
+    let climbs = rest.components().any(|c| c == std::path::Component::ParentDir);
+    if real.starts_with(&log_real) || climbs {
+        return Err(OutputError::InsideLog { path: path.to_owned(), log: log_dir.to_owned() });
+    }
+    Ok(())
 }
 
 /// Writes `bytes` as a new output file, by the rules of the module.
@@ -198,6 +225,24 @@ mod tests {
             names.iter().all(|e| !e.file_name().to_string_lossy().ends_with(".partial")),
             "no temporary file is left behind"
         );
+    }
+
+    #[test]
+    fn a_directory_to_be_created_inside_the_log_is_refused_however_it_is_spelt() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = tmp.path().join("log");
+        std::fs::create_dir(&log).unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&log, &link).unwrap();
+        let inside =
+            [log.clone(), log.join("a/b"), log.join("x/../y"), link.join("new"), log.join(".")];
+        for path in inside {
+            let refused = outside_log(&path, &log);
+            assert!(matches!(refused, Err(OutputError::InsideLog { .. })), "{path:?}");
+        }
+        for path in [tmp.path().join("salvaged"), tmp.path().join("logs"), tmp.path().join("a/b")] {
+            outside_log(&path, &log).unwrap();
+        }
     }
 
     #[test]

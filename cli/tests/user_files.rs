@@ -173,3 +173,55 @@ fn torture_real_refuses_a_directory_that_already_holds_a_log() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("phantom"), "{}", shown(&out));
     assert_eq!(snapshot(&log), before, "the user's log is as it was");
 }
+
+#[test]
+fn recover_never_writes_inside_the_log_it_salvages() {
+    // Regression: `recover --input LOG --output LOG/salvaged` created a new log inside the
+    // one being read. Method: outputs inside the input, directly, nested and through `..`.
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("log");
+    make_log(&log, 12, None);
+    let before = snapshot(&log);
+    let l = log.to_str().unwrap();
+    let nested = log.join("a/b");
+    let climbing = log.join("new/../x");
+    for output in [log.join("salvaged"), nested, climbing, log.clone()] {
+        let out = run(&["recover", "--input", l, "--output", output.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(3), "{output:?}: {}", shown(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("inside the log directory"));
+    }
+    assert_eq!(snapshot(&log), before, "the log directory is as it was");
+    let beside = tmp.path().join("salvaged");
+    let out = run(&["recover", "--input", l, "--output", beside.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+}
+
+#[test]
+fn reading_commands_leave_the_log_directory_as_it_was() {
+    // The invariant behind the refusals above: every command that reads a log, run on it with
+    // its outputs elsewhere, leaves every file of the log byte for byte as it was.
+    let (tmp, log) = signed_log();
+    let before = snapshot(&log);
+    let d = log.to_str().unwrap();
+    let out_file = |name: &str| tmp.path().join(name).display().to_string();
+    let commands: Vec<Vec<String>> = vec![
+        vec!["verify".into(), "--wal".into(), d.into(), "--key".into(), vkey()],
+        vec!["stats".into(), "--wal".into(), d.into()],
+        vec!["replay".into(), "--wal".into(), d.into()],
+        vec!["prove".into(), "--wal".into(), d.into(), "--seq".into(), "3".into()],
+        vec!["monitor".into(), "--wal".into(), d.into(), "--max-seconds".into(), "0".into()],
+        ["export", "--wal", d, "--format", "csv", "--output", &out_file("e.csv")]
+            .map(String::from)
+            .to_vec(),
+        ["bundle", "--wal", d, "--seq", "1..4", "--output", &out_file("b.json")]
+            .map(String::from)
+            .to_vec(),
+        ["recover", "--input", d, "--output", &out_file("r")].map(String::from).to_vec(),
+    ];
+    for args in &commands {
+        let words: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run(&words);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", shown(&out));
+        assert_eq!(snapshot(&log), before, "{args:?} changed the log directory");
+    }
+}
