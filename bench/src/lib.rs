@@ -89,8 +89,22 @@ pub fn sink_closed_loop(
     event_size: usize,
     duration: Duration,
 ) -> Measurement {
+    try_sink_closed_loop(dir, writers, event_size, duration).expect("sink closed loop")
+}
+
+/// As [`sink_closed_loop`], returning the sink's error (a full disk, say) instead of panicking,
+/// for the `mtlog-audit bench` command.
+///
+/// # Errors
+/// The first error of opening the sink, an emit or closing it; the writers stop at it.
+pub fn try_sink_closed_loop(
+    dir: &Path,
+    writers: usize,
+    event_size: usize,
+    duration: Duration,
+) -> Result<Measurement, mtlog_audit::Error> {
     let name = format!("mtlog-audit, {writers} writer(s)");
-    closed_loop(Options::new(dir), name, writers, event_size, duration, |_| {}).0
+    Ok(closed_loop(Options::new(dir), name, writers, event_size, duration, |_| {})?.0)
 }
 
 /// As [`sink_closed_loop`], with the integrity layer on: a generated Ed25519 signer and a signed
@@ -113,7 +127,7 @@ pub fn sink_closed_loop_signed(
     let options = Options::new(dir).signer(signer).checkpoint_every_events(Some(every_events));
     let name =
         format!("mtlog-audit, {writers} writer(s), signed checkpoint every {every_events} events");
-    closed_loop(options, name, writers, event_size, duration, |_| {}).0
+    closed_loop(options, name, writers, event_size, duration, |_| {}).expect("signed loop").0
 }
 
 /// Overload: `writers` emitters against a queue bound of `queue_max` (< `writers`), so most of
@@ -147,7 +161,8 @@ pub fn sink_overload(
             drop(p);
             std::thread::sleep(Duration::from_millis(10));
         }
-    });
+    })
+    .expect("overload loop");
     let (rss_first_half_peak_mb, rss_second_half_peak_mb) = peaks.into_inner().unwrap();
     Overload {
         measurement,
@@ -196,16 +211,19 @@ fn closed_loop(
     event_size: usize,
     duration: Duration,
     watch: impl FnOnce(&AtomicBool) + Send,
-) -> (Measurement, mtlog_audit::SinkStats) {
-    let sink = Sink::open(options).expect("open sink");
+) -> Result<(Measurement, mtlog_audit::SinkStats), mtlog_audit::Error> {
+    let sink = Sink::open(options)?;
     let pad = padding(event_size);
     let stop = AtomicBool::new(false);
+    // The first emit error: it stops every writer, and the run returns it.
+    let failure = Mutex::new(None::<mtlog_audit::Error>);
     let hist = Mutex::new(new_hist());
     let count = AtomicU64::new(0);
     let started = Instant::now();
     std::thread::scope(|s| {
         for t in 0..writers {
             let (sink, pad, stop, hist, count) = (&sink, &pad, &stop, &hist, &count);
+            let failure = &failure;
             s.spawn(move || {
                 let mut local = new_hist();
                 let mut n = 0u64;
@@ -213,7 +231,11 @@ fn closed_loop(
                     let event = sink.new_event(Level::Information, TEMPLATE);
                     let event = bench_event(event, t as u64, n, pad);
                     let t0 = Instant::now();
-                    sink.emit(&event).expect("emit");
+                    if let Err(e) = sink.emit(&event) {
+                        failure.lock().unwrap().get_or_insert(e);
+                        stop.store(true, Ordering::Relaxed);
+                        break;
+                    }
                     let _ = local.record(t0.elapsed().as_micros() as u64);
                     n += 1;
                 }
@@ -223,17 +245,27 @@ fn closed_loop(
         }
         let stop = &stop;
         s.spawn(move || watch(stop));
-        std::thread::sleep(duration);
+        // Sleep in short steps, so a failing run ends early.
+        while started.elapsed() < duration && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep((duration - started.elapsed().min(duration)).min(STOP_POLL));
+        }
         stop.store(true, Ordering::Relaxed);
     });
     let elapsed = started.elapsed();
     let stats = sink.stats();
-    sink.close().expect("close");
+    if let Some(e) = failure.into_inner().unwrap() {
+        let _ = sink.close(); // the emit error is the one to report
+        return Err(e);
+    }
+    sink.close()?;
     let hist = hist.into_inner().unwrap();
     let count = count.into_inner();
     let m = Measurement::from_histogram(name, count, elapsed, &hist, stats.batches);
-    (m, stats)
+    Ok((m, stats))
 }
+
+/// How often the closed loop checks whether a writer failed.
+const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// Offers `rate` events per second (open loop, spread over `writers` threads) for `duration`
 /// and measures latency from each event's **scheduled** time, so a stall is not hidden by the
@@ -304,9 +336,34 @@ pub fn raw_fdatasync(
     record_size: usize,
     duration: Duration,
 ) -> Measurement {
-    const FILE_BYTES: u64 = 256 << 20;
+    try_raw_fdatasync(dir, per_sync, record_size, duration).expect("raw fdatasync")
+}
+
+/// As [`raw_fdatasync`], returning the I/O error (a full disk, say) instead of panicking, for
+/// the `mtlog-audit bench` command. The file it wrote is removed either way.
+///
+/// # Errors
+/// The first error creating, zero-filling, writing or syncing `dir/raw-{per_sync}.bin`.
+pub fn try_raw_fdatasync(
+    dir: &Path,
+    per_sync: usize,
+    record_size: usize,
+    duration: Duration,
+) -> std::io::Result<Measurement> {
     let path = dir.join(format!("raw-{per_sync}.bin"));
-    let file = zero_filled(&path, FILE_BYTES);
+    let result = raw_fdatasync_into(&path, per_sync, record_size, duration);
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+fn raw_fdatasync_into(
+    path: &Path,
+    per_sync: usize,
+    record_size: usize,
+    duration: Duration,
+) -> std::io::Result<Measurement> {
+    const FILE_BYTES: u64 = 256 << 20;
+    let file = zero_filled(path, FILE_BYTES)?;
     let record = vec![0xA5u8; record_size];
     let mut batch = Vec::with_capacity(record_size * per_sync);
     let mut hist = new_hist();
@@ -323,8 +380,8 @@ pub fn raw_fdatasync(
             offset = 0; // wrap: the blocks stay allocated, as in a preallocated segment
         }
         let t0 = Instant::now();
-        file.write_all_at(&batch, offset).expect("write");
-        file.sync_data().expect("fdatasync");
+        file.write_all_at(&batch, offset)?;
+        file.sync_data()?;
         let _ = hist.record(t0.elapsed().as_micros() as u64);
         offset += batch.len() as u64;
         count += per_sync as u64;
@@ -332,8 +389,7 @@ pub fn raw_fdatasync(
     }
     let elapsed = started.elapsed();
     drop(file);
-    let _ = std::fs::remove_file(&path);
-    Measurement::from_histogram(
+    Ok(Measurement::from_histogram(
         if per_sync == 1 {
             "naive: 1 record per fdatasync".into()
         } else {
@@ -343,26 +399,20 @@ pub fn raw_fdatasync(
         elapsed,
         &hist,
         syncs,
-    )
+    ))
 }
 
 /// A file of `len` zero bytes, written and fdatasynced, as a preallocated segment is.
-fn zero_filled(path: &Path, len: u64) -> File {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
-        .expect("create");
+fn zero_filled(path: &Path, len: u64) -> std::io::Result<File> {
+    let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path)?;
     let zeros = vec![0u8; 1 << 20];
     let mut at = 0;
     while at < len {
-        file.write_all_at(&zeros, at).expect("zero-fill");
+        file.write_all_at(&zeros, at)?;
         at += zeros.len() as u64;
     }
-    file.sync_data().expect("fdatasync");
-    file
+    file.sync_data()?;
+    Ok(file)
 }
 
 /// Sequential read bandwidth of `path` in bytes per second (cache dropped where permitted).

@@ -225,6 +225,8 @@ pub fn replay(
         }
         (Some(s), None, None) => {
             let (a, b) = parse_seq_range(s)?;
+            let first = reader.verify_integrity().seq_range.map_or(1, |r| r.0);
+            seq_range_in_log(s, (a, b), (first, reader.seq_last()))?;
             reader.replay(a..=b)
         }
         (None, f, t) => {
@@ -238,15 +240,31 @@ pub fn replay(
         }
     }
     .map_err(input)?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     for e in iter {
         let e = e.map_err(input)?;
-        if writeln!(out, "{}", line(&e, format)).is_err() {
-            break; // a closed pipe (| head) is not an error
+        println!("{}", line(&e, format));
+        if crate::out::closed() {
+            break; // a closed pipe (| head) is not an error; `out` reports any other failure
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--seq A..B` must name at least one seq the log holds (`held`, first and last; last 0 for
+/// an empty log): a range wholly past the end or before the start is an input error, not an
+/// empty success that reads as "no such events". A range that overlaps the log prints the
+/// seqs it holds.
+fn seq_range_in_log(text: &str, (a, b): (u64, u64), held: (u64, u64)) -> Result<(), Failure> {
+    let (first, last) = held;
+    if last == 0 {
+        return Err(input(format!("--seq {text}: the log holds no events")));
+    }
+    if a > last || b < first {
+        return Err(input(format!(
+            "--seq {text}: outside the log, which holds seqs {first}..={last}"
+        )));
+    }
+    Ok(())
 }
 
 pub fn export(
@@ -254,6 +272,7 @@ pub fn export(
     format: ExportFormat,
     filter: Option<&str>,
     output: &Path,
+    force: bool,
     as_json: bool,
 ) -> Outcome {
     // A format this build cannot write is a usage error: say so before touching any file.
@@ -261,7 +280,8 @@ pub fn export(
     let filter = filter.map(Filter::parse).transpose().map_err(input)?;
     let reader = open(wal, false)?;
     let total = reader.verify_integrity().events;
-    let mut writer = ExportWriter::create(format, output)?;
+    let target = crate::output::OutputFile::create(output, force, wal)?;
+    let mut writer = ExportWriter::create(format, target.file()?, output)?;
     let bar = progress(total, as_json);
     let mut written = 0u64;
     for e in reader.replay(1..=u64::MAX).map_err(input)? {
@@ -274,6 +294,7 @@ pub fn export(
         written += 1;
     }
     writer.finish(output)?;
+    target.commit()?;
     bar.finish_and_clear();
     if as_json {
         println!("{}", json!({ "exported": written, "scanned": total, "output": output }));
@@ -311,9 +332,8 @@ impl ExportWriter {
         }
     }
 
-    fn create(format: ExportFormat, output: &Path) -> Result<Self, Failure> {
-        let file = std::fs::File::create(output)
-            .map_err(|e| input(format!("{}: {e}", output.display())))?;
+    /// Starts writing `format` into `file`, the content of the output named `output`.
+    fn create(format: ExportFormat, file: std::fs::File, output: &Path) -> Result<Self, Failure> {
         let csv_error = |source| ExportError::Csv { output: output.to_owned(), source };
         match format {
             ExportFormat::Jsonl | ExportFormat::Clef => {
@@ -566,6 +586,9 @@ pub fn monitor(wal: &Path, interval_ms: u64, max_seconds: Option<u64>, as_json: 
             for e in reader.replay(seen + 1..=last).map_err(input)? {
                 let e = e.map_err(input)?;
                 println!("{}", line(&e, if as_json { Format::Json } else { Format::Text }));
+                if crate::out::closed() {
+                    return Ok(ExitCode::SUCCESS); // nobody is reading any more (| head)
+                }
                 window_events += 1;
             }
             seen = last;
@@ -608,10 +631,12 @@ fn parse_size(text: &str) -> Result<usize, Failure> {
     let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
     let n: usize = num.parse().map_err(|_| bad())?;
     let size = match unit {
-        "" | "B" => n,
-        "KB" | "K" | "KIB" => n * 1024,
+        "" | "B" => Some(n),
+        "KB" | "K" | "KIB" => n.checked_mul(1024),
         _ => return Err(bad()),
     };
+    // An overflowing product is outside the range as much as a too-large one.
+    let size = size.ok_or_else(bad)?;
     if !(64..=(256 << 10)).contains(&size) {
         return Err(bad());
     }
@@ -630,24 +655,33 @@ pub fn bench(
     if !(1..=1024).contains(&concurrency) {
         return Err(input(format!("--concurrency {concurrency}: expected 1..=1024")));
     }
-    let base =
-        dir.map(Path::to_path_buf).unwrap_or_else(|| std::path::PathBuf::from("mtlog-audit-bench"));
-    let fresh = |name: &str| -> Result<std::path::PathBuf, Failure> {
-        let d = base.join(name);
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).map_err(|e| input(format!("{}: {e}", d.display())))?;
-        Ok(d)
+    // Bench works in a directory of its own, new inside --dir (default: the current one), and
+    // removes only that (when `scratch` is dropped, on every path out of this function):
+    // whatever --dir held before is never touched.
+    let parent = dir.unwrap_or(Path::new("."));
+    let scratch = tempfile::Builder::new()
+        .prefix("mtlog-audit-bench-")
+        .tempdir_in(parent)
+        .map_err(|e| input(format!("--dir {}: {e}", parent.display())))?;
+    let io_error = |what: &str, e: &dyn std::fmt::Display| {
+        input(format!("{what} in {}: {e}", scratch.path().display()))
     };
     if !as_json {
         eprintln!(
             "measuring {concurrency} writer(s), {size}-byte events, {duration:?} each, in {}",
-            base.display()
+            scratch.path().display()
         );
     }
-    let naive = mtlog_audit_bench::raw_fdatasync(&fresh("raw")?, 1, size, duration);
-    let raw = mtlog_audit_bench::raw_fdatasync(&fresh("raw")?, 64, size, duration);
-    let ours = mtlog_audit_bench::sink_closed_loop(&fresh("sink")?, concurrency, size, duration);
-    let _ = std::fs::remove_dir_all(&base);
+    let raw_fdatasync = |per_sync| {
+        mtlog_audit_bench::try_raw_fdatasync(scratch.path(), per_sync, size, duration)
+            .map_err(|e| io_error(&format!("raw fdatasync, {per_sync} per sync"), &e))
+    };
+    let naive = raw_fdatasync(1)?;
+    let raw = raw_fdatasync(64)?;
+    let sink_dir = scratch.path().join("sink");
+    let ours = mtlog_audit_bench::try_sink_closed_loop(&sink_dir, concurrency, size, duration)
+        .map_err(|e| io_error("the sink", &e))?;
+    scratch.close().map_err(|e| input(format!("removing the bench directory: {e}")))?;
     let rows = [naive.clone(), raw.clone(), ours.clone()];
     if as_json {
         println!(
@@ -722,6 +756,30 @@ mod tests {
         assert!(parse_size("1GB").is_err());
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert!(parse_duration("forever").is_err());
+    }
+
+    #[test]
+    fn event_sizes_that_overflow_are_refused_not_a_panic() {
+        // Regression (issue 19, 13): `n * 1024` overflowed for 2^54 KB and panicked.
+        for text in ["18014398509481984KB", "18446744073709551615K", "99999999999999999999B"] {
+            assert!(parse_size(text).unwrap_err().message.contains("expected"), "{text}");
+        }
+        assert_eq!(parse_size("256KB").unwrap(), 256 << 10);
+        assert!(parse_size("257KB").is_err());
+    }
+
+    #[test]
+    fn a_seq_range_must_overlap_the_seqs_the_log_holds() {
+        // Regression (issue 19, 16): `replay --seq 1000..2000` on a log of 90 events printed
+        // nothing and exited 0.
+        assert!(seq_range_in_log("1000..2000", (1000, 2000), (1, 90)).is_err());
+        assert!(seq_range_in_log("91..", (91, u64::MAX), (1, 90)).is_err());
+        assert!(seq_range_in_log("..4", (1, 4), (5, 90)).is_err());
+        assert!(seq_range_in_log("1..", (1, u64::MAX), (1, 0)).is_err(), "an empty log");
+        assert!(seq_range_in_log("90..2000", (90, 2000), (1, 90)).is_ok());
+        assert!(seq_range_in_log("..1", (1, 1), (1, 90)).is_ok());
+        let message = seq_range_in_log("1000..2000", (1000, 2000), (1, 90)).unwrap_err().message;
+        assert_eq!(message, "--seq 1000..2000: outside the log, which holds seqs 1..=90");
     }
 
     #[test]

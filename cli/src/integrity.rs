@@ -279,6 +279,7 @@ pub fn bundle(
     seqs: (u64, u64),
     checkpoint: Option<&Path>,
     output: &Path,
+    force: bool,
     as_json: bool,
 ) -> Outcome {
     let path = match checkpoint {
@@ -290,8 +291,7 @@ pub fn bundle(
     let (first, last) = seqs;
     let last = last.min(reader.tree_size());
     let bundle = reader.export_bundle(first..=last, &note).map_err(input)?;
-    std::fs::write(output, bundle.to_json())
-        .map_err(|e| input(format!("{}: {e}", output.display())))?;
+    crate::output::write_new(output, bundle.to_json().as_bytes(), force, reader.dir())?;
     if as_json {
         println!(
             "{}",

@@ -11,10 +11,26 @@
 
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)] // A CLI: real files, real time.
 
+// Every print of the crate goes through `out`, which a closed pipe cannot crash (see its docs):
+// these shadow the standard macros in every module declared below them.
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::out::print(format_args!($($arg)*)) };
+}
+macro_rules! println {
+    () => { $crate::out::print(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::out::print(format_args!("{}\n", format_args!($($arg)*))) };
+}
+macro_rules! eprintln {
+    () => { $crate::out::eprint(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::out::eprint(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 mod commands;
 #[cfg(feature = "parquet")]
 mod export_parquet;
 mod integrity;
+mod out;
+mod output;
 mod serve;
 
 use std::process::ExitCode;
@@ -85,9 +101,12 @@ enum Command {
         /// The checkpoint to prove against (default: DIR/checkpoints/latest).
         #[arg(long)]
         checkpoint: Option<std::path::PathBuf>,
-        /// Output file (JSON).
+        /// Output file (JSON): a new file outside the log directory.
         #[arg(long)]
         output: std::path::PathBuf,
+        /// Replace the output file if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Verify an export bundle offline with a verifier key.
     VerifyBundle {
@@ -127,9 +146,12 @@ enum Command {
         /// Filter, e.g. "level >= ERROR and UserId = 42 and @mt like 'payment%'".
         #[arg(long)]
         filter: Option<String>,
-        /// Output file.
+        /// Output file: a new file outside the log directory.
         #[arg(long)]
         output: std::path::PathBuf,
+        /// Replace the output file if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Salvage a damaged log into a new one. Never modifies the input.
     Recover {
@@ -173,7 +195,8 @@ enum Command {
         /// Event size, e.g. 1KB, 512B.
         #[arg(long, default_value = "1KB")]
         event_size: String,
-        /// Directory to measure in (default: a fresh directory under the current one).
+        /// Directory to measure in (default: the current one). Bench works in a new
+        /// subdirectory of it and removes only that.
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
@@ -200,20 +223,25 @@ fn main() -> ExitCode {
         Command::Keygen { name, out } => integrity::keygen(&name, &out, cli.json),
         Command::Prove { wal, seq, old_size, tree_size } => commands::open(&wal, false)
             .and_then(|r| integrity::prove(&r, seq, old_size, tree_size, cli.json)),
-        Command::Bundle { wal, seq, checkpoint, output } => commands::parse_seq_range(&seq)
+        Command::Bundle { wal, seq, checkpoint, output, force } => commands::parse_seq_range(&seq)
             .and_then(|seqs| {
                 let reader = commands::open(&wal, false)?;
-                integrity::bundle(&reader, seqs, checkpoint.as_deref(), &output, cli.json)
+                integrity::bundle(&reader, seqs, checkpoint.as_deref(), &output, force, cli.json)
             }),
         Command::VerifyBundle { bundle, key } => integrity::verify_bundle(&bundle, &key, cli.json),
         Command::Replay { wal, seq, from, to, output } => {
             commands::replay(&wal, seq.as_deref(), from.as_deref(), to.as_deref(), output, cli.json)
         }
-        Command::Export { wal, format, filter, output } => {
-            commands::export(&wal, format, filter.as_deref(), &output, cli.json)
+        Command::Export { wal, format, filter, output, force } => {
+            commands::export(&wal, format, filter.as_deref(), &output, force, cli.json)
         }
         Command::Recover { input, output, mode } => {
-            commands::recover(&input, &output, mode, cli.json)
+            // Never into the log being salvaged (a missing input is recover's to report).
+            let outside = match input.is_dir() {
+                true => output::outside_log(&output, &input).map_err(commands::Failure::from),
+                false => Ok(()),
+            };
+            outside.and_then(|()| commands::recover(&input, &output, mode, cli.json))
         }
         Command::Stats { wal } => commands::stats(&wal, cli.json),
         Command::Monitor { wal, interval_ms, max_seconds } => {
@@ -225,7 +253,7 @@ fn main() -> ExitCode {
         Command::Torture { args } => Ok(commands::torture(args, cli.json)),
         Command::Serve(args) => serve::serve(&args),
     };
-    match result {
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             if cli.json {
@@ -235,5 +263,6 @@ fn main() -> ExitCode {
             }
             ExitCode::from(e.code)
         }
-    }
+    };
+    out::finish(code)
 }

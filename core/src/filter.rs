@@ -12,8 +12,10 @@
 //! literal := 'single-quoted' | "double-quoted" | number | true | false | null | bare-word
 //! ```
 //!
-//! `level >= ERROR and UserId = 42 and @mt like 'payment%'`. Levels compare by severity;
-//! `like` takes `%` (any run) and `_` (one character). Keywords are case-insensitive.
+//! `level >= ERROR and UserId = 42 and @mt like 'payment%'`. Levels compare by severity with
+//! a level name (`Error`, `ERR`, `warn`, ...): a misspelt name or a number is a parse error.
+//! `like` takes `%` (any run) and `_` (one character, however many bytes it takes). Keywords
+//! are case-insensitive.
 //! Parsing untrusted text never panics; input length and nesting are bounded.
 //!
 //! # Examples
@@ -189,7 +191,8 @@ impl Filter {
     /// A [`FilterError`] naming the character offset and what was expected there: text longer
     /// than [`FILTER_LEN_MAX`], nesting deeper than [`FILTER_DEPTH_MAX`], an unterminated
     /// string, a character that starts no token, a missing field name, operator, value or `)`,
-    /// or text after a complete expression.
+    /// a level compared with something other than a level name (or with `like`), or text after
+    /// a complete expression.
     ///
     /// # Examples
     ///
@@ -286,7 +289,8 @@ fn text(s: &str, op: Op, literal: &Literal) -> bool {
         Literal::Null => return op == Op::Ne,
     };
     if op == Op::Like {
-        return like(s.as_bytes(), l.as_bytes());
+        let (s, l): (Vec<char>, Vec<char>) = (s.chars().collect(), l.chars().collect());
+        return like(&s, &l);
     }
     ordered(s.cmp(l.as_str()), op)
 }
@@ -303,17 +307,18 @@ fn ordered(o: Ordering, op: Op) -> bool {
     }
 }
 
-/// SQL `LIKE` over bytes, iteratively (no recursion, O(n·m) worst case).
-fn like(s: &[u8], p: &[u8]) -> bool {
+/// SQL `LIKE` over characters (Unicode scalar values, so `_` is one character however many
+/// bytes it takes in UTF-8), iteratively (no recursion, O(n·m) worst case).
+fn like(s: &[char], p: &[char]) -> bool {
     let (mut si, mut pi) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
+    while let Some(&sc) = s.get(si) {
         match p.get(pi) {
-            Some(b'%') => {
+            Some('%') => {
                 star = Some((pi, si));
                 pi += 1;
             }
-            Some(&c) if c == b'_' || c == s[si] => {
+            Some(&c) if c == '_' || c == sc => {
                 si += 1;
                 pi += 1;
             }
@@ -327,7 +332,7 @@ fn like(s: &[u8], p: &[u8]) -> bool {
             },
         }
     }
-    p[pi.min(p.len())..].iter().all(|&c| c == b'%')
+    p.get(pi..).unwrap_or_default().iter().all(|&c| c == '%')
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -524,6 +529,7 @@ impl Parser {
             _ => return Err(FilterError { at: self.at(), what: "expected an operator".into() }),
         };
         self.pos += 1;
+        let literal_at = self.at();
         let literal = match self.peek().cloned() {
             Some((_, Token::Quoted(s))) => Literal::Str(s),
             Some((_, Token::Num(n))) => Literal::Num(n),
@@ -535,8 +541,28 @@ impl Parser {
             },
             _ => return Err(FilterError { at: self.at(), what: "expected a value".into() }),
         };
+        if field == Field::Level {
+            level_operand(op, &literal).map_err(|what| FilterError { at: literal_at, what })?;
+        }
         self.pos += 1;
         Ok(Filter::Compare { field, op, literal })
+    }
+}
+
+/// A level comparison needs an ordering operator and a level name: anything else (a misspelt
+/// name, a number, `like`) would match no event, and an export that silently matches nothing
+/// reads as "no such events". Returns what is wrong, naming the bad token.
+fn level_operand(op: Op, literal: &Literal) -> Result<(), String> {
+    const NAMES: &str = "Verbose, Debug, Information, Warning, Error or Fatal";
+    if op == Op::Like {
+        return Err("level compares by severity with =, !=, <, <=, >, >=, not like".into());
+    }
+    match literal {
+        Literal::Str(name) if name.parse::<Level>().is_ok() => Ok(()),
+        Literal::Str(name) => Err(format!("unknown level '{name}': expected {NAMES}")),
+        Literal::Num(n) => Err(format!("level {n} is a number: expected a level name, {NAMES}")),
+        Literal::Bool(b) => Err(format!("level {b}: expected a level name, {NAMES}")),
+        Literal::Null => Err(format!("level null: expected a level name, {NAMES}")),
     }
 }
 
@@ -578,11 +604,48 @@ mod tests {
 
     #[test]
     fn like_handles_wildcards_without_backtracking_blowup() {
-        assert!(like(b"abc", b"a%c"));
-        assert!(like(b"abc", b"_b_"));
-        assert!(!like(b"abc", b"a%d"));
-        assert!(like(b"", b"%"));
-        let s = vec![b'a'; 2000];
-        assert!(!like(&s, b"%a%a%a%a%a%b"));
+        let like = |s: &str, p: &str| text(s, Op::Like, &Literal::Str(p.into()));
+        assert!(like("abc", "a%c"));
+        assert!(like("abc", "_b_"));
+        assert!(!like("abc", "a%d"));
+        assert!(like("", "%"));
+        assert!(!like(&"a".repeat(2000), "%a%a%a%a%a%b"));
+    }
+
+    #[test]
+    fn underscore_matches_one_character_however_many_bytes_it_takes() {
+        // Regression (issue 19, 14): `like` compared bytes, so `_` matched one byte of a
+        // multi-byte character and 'caf_' did not match "café". Method: two-, three- and
+        // four-byte characters against `_`, runs of `_` and `%`, through the parser.
+        let matches = |pattern: &str, message: &str| {
+            let f = Filter::parse(&format!("@m like '{pattern}'")).unwrap();
+            f.matches(&Event::new(EventId::ZERO, 0, Level::Information, message).render())
+        };
+        assert!(matches("caf_", "café"));
+        assert!(!matches("caf__", "café"), "é is one character, not two");
+        assert!(matches("__", "日本"));
+        assert!(!matches("______", "日本"), "six bytes, but two characters");
+        assert!(matches("_x_", "🦀x🦀"));
+        assert!(matches("%本", "日本"));
+        assert!(matches("日%", "日本"));
+        assert!(!matches("_", ""));
+    }
+
+    #[test]
+    fn unknown_and_numeric_levels_are_errors_naming_the_token() {
+        // Regression (issue 19, 15): `level >= EROR` and `level = 3` parsed and matched
+        // nothing, so an export wrote an empty file and exited 0.
+        let error = Filter::parse("level >= EROR").unwrap_err();
+        assert_eq!(error.at, 9);
+        assert!(error.what.contains("'EROR'"), "{error}");
+        let error = Filter::parse("UserId = 1 and level = 3").unwrap_err();
+        assert_eq!(error.at, 23);
+        assert!(error.what.contains("level 3"), "{error}");
+        assert!(Filter::parse("@l like 'Err%'").unwrap_err().what.contains("not like"));
+        assert!(Filter::parse("level = null").is_err());
+        assert!(Filter::parse("level = true").is_err());
+        for good in ["level >= warn", "@l = 'Error'", "LEVEL < FTL", "level != information"] {
+            assert!(Filter::parse(good).is_ok(), "{good}");
+        }
     }
 }

@@ -91,7 +91,8 @@ struct RunArgs {
     /// With --real: the seed of the kill delays.
     #[arg(long, value_parser = parse_seed, default_value = "0x5eedc0de", requires = "real")]
     real_seed: u64,
-    /// With --real: the log directory (default: a fresh temporary one, removed afterwards).
+    /// With --real: the log directory, new or empty (default: a fresh temporary one, removed
+    /// afterwards).
     #[arg(long, requires = "real")]
     real_dir: Option<PathBuf>,
     /// Write every seed's trace hash here (used by the determinism check).
@@ -628,6 +629,11 @@ fn real_command(args: &RunArgs, exe_prefix: &[String]) -> ExitCode {
             }
             println!("verdict: PASS (real: {} kills, I1-I4 held after each)", s.iterations);
             ExitCode::SUCCESS
+        }
+        // A directory refused before anything ran is a usage error, not a verdict.
+        Err(e @ real::RealError::DirInUse { .. }) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
         }
         Err(e) => {
             println!("verdict: FAIL (real): {e}");

@@ -44,7 +44,8 @@ pub struct RealConfig {
     pub iterations: u64,
     /// Seeds the kill delays.
     pub seed: u64,
-    /// The log directory (a fresh temporary one if `None`).
+    /// The log directory (a fresh temporary one if `None`). It must not exist yet or be empty:
+    /// the checks hold only for a log that these runs' children alone wrote.
     pub dir: Option<PathBuf>,
     /// Arguments placing this executable's `real-child` subcommand: empty for `torture`,
     /// `["torture"]` for `mtlog-audit torture`.
@@ -73,6 +74,9 @@ pub struct RealSummary {
 pub enum RealError {
     /// The machine would not let us run the experiment (spawn, pipe, temp dir).
     Setup(String),
+    /// The directory given for the log already holds something (a user's log, say): the run
+    /// would recover and append to it, then report its events as phantoms. Nothing was done.
+    DirInUse { dir: PathBuf, found: String },
     /// Recovery or reading failed on a log that only ever lost its process.
     Recovery { iteration: u64, what: String },
     /// An invariant did not hold.
@@ -86,6 +90,12 @@ impl fmt::Display for RealError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RealError::Setup(what) => write!(f, "setup: {what}"),
+            RealError::DirInUse { dir, found } => write!(
+                f,
+                "--real-dir {}: {found}; give a new or empty directory (the run writes a log \
+                 there and checks it holds only what its writers wrote)",
+                dir.display()
+            ),
             RealError::Recovery { iteration, what } => {
                 write!(f, "iteration {iteration}: recovery failed: {what}")
             }
@@ -121,7 +131,10 @@ pub fn run(
 ) -> Result<RealSummary, RealError> {
     let tmp;
     let dir = match &config.dir {
-        Some(d) => d.clone(),
+        Some(d) => {
+            dir_unused(d)?;
+            d.clone()
+        }
         None => {
             tmp = tempfile::tempdir().map_err(|e| RealError::Setup(format!("temp dir: {e}")))?;
             tmp.path().join("log")
@@ -169,6 +182,21 @@ pub fn run(
         });
     }
     Ok(summary)
+}
+
+/// Refuses a log directory that exists and is not empty, or is not a directory. One that does
+/// not exist (or cannot be examined) is left to the children, which report their own error.
+fn dir_unused(dir: &Path) -> Result<(), RealError> {
+    let in_use = |found: &str| RealError::DirInUse { dir: dir.to_owned(), found: found.into() };
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if !m.is_dir() => Err(in_use("exists and is not a directory")),
+        Ok(_) => match std::fs::read_dir(dir).map(|mut entries| entries.next().is_some()) {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(in_use("is not empty")),
+            Err(e) => Err(RealError::Setup(format!("{}: {e}", dir.display()))),
+        },
+        Err(_) => Ok(()),
+    }
 }
 
 fn violation(iteration: u64, invariant: &'static str, what: String) -> RealError {
