@@ -1032,7 +1032,7 @@ fn findings_after_seals<D: Disk>(
                 anomaly: recovery::Anomaly::Damage(crate::error::DamageKind::ReadError),
                 segment: seg.id,
                 offset: bad.start,
-                seq_expected: seal.seq + 1,
+                seq_expected: seal.seq.saturating_add(1),
             });
             added = true;
         }
@@ -1042,7 +1042,7 @@ fn findings_after_seals<D: Disk>(
             anomaly: recovery::Anomaly::Damage(crate::error::DamageKind::Garbage),
             segment: seg.id,
             offset,
-            seq_expected: seal.seq + 1,
+            seq_expected: seal.seq.saturating_add(1),
         });
         added = true;
     }

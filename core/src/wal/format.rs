@@ -91,6 +91,16 @@ pub const RECORD_ALIGN: usize = 8;
 /// The hard upper bound on a record body, whatever the configuration says (16 MiB).
 /// See the [module docs](self) for an example.
 pub const RECORD_BODY_HARD_MAX: usize = 16 << 20;
+/// The largest segment file any reader or recovery loads (1 GiB). Readers hold one segment's
+/// bytes at a time, so this bounds their memory whatever the log's size; a larger file is
+/// refused with `Error::SegmentTooLarge` before anything is allocated for it, and
+/// `Options::segment_bytes` accepts no more than this.
+/// See the [module docs](self) for an example.
+pub const SEGMENT_LEN_MAX: u64 = 1 << 30;
+/// The highest segment id a writer continues after: ids are numbered from 1 without gaps, so
+/// one this high (2^62 rotations) was crafted, and refusing it keeps every `id + 1` of the writer
+/// in range. See the [module docs](self) for an example.
+pub const SEGMENT_ID_MAX: u64 = 1 << 62;
 /// Length of a seal record's body: count (8) + xxh3 of the segment before the seal (8).
 /// See the [module docs](self) for an example.
 pub const SEAL_BODY_LEN: usize = 16;

@@ -115,7 +115,9 @@ fn load_inner<D: Disk>(
     keep_bytes: bool,
 ) -> Result<Option<Loaded>, Error> {
     let names = disk.list(dir).map_err(|e| Error::io("list", dir, &e))?;
-    let ids: Vec<SegmentId> = names.iter().filter_map(|n| segment::parse_file_name(n)).collect();
+    let mut ids: Vec<SegmentId> =
+        names.iter().filter_map(|n| segment::parse_file_name(n)).collect();
+    ids.sort_unstable(); // the walk visits segments in id order, whatever `list` returned
     if ids.is_empty() {
         return Ok(None);
     }
@@ -329,6 +331,12 @@ fn continue_after<D: Disk>(
     let log_id = loaded.scan.log_id;
     sync_kept_segments(&**disk, dir, loaded)?;
     let (last_id, _) = head.segment.unwrap_or((SegmentId(0), 0));
+    // The writer rotates from here to `id + 1` and on: an id past SEGMENT_ID_MAX was crafted
+    // (or renamed), and continuing after it could run the ids out.
+    if last_id.0 > format::SEGMENT_ID_MAX {
+        let path = dir.join(segment::file_name(last_id));
+        return Err(Error::SegmentIdOutOfRange { path, id: last_id, max: format::SEGMENT_ID_MAX });
+    }
     let last = loaded.scan.segments.iter().find(|s| s.id == last_id);
     // Empty *and* still its prepared size: a segment a cut shrank to its header is empty too,
     // but a writer must never append to it (it has no room even for a seal).
@@ -345,8 +353,8 @@ fn continue_after<D: Disk>(
             end_at(&**disk, dir, s.id, end)?;
         }
     }
-    let next = SegmentId(last_id.0 + 1);
-    // Remove empty segments past the next one (they hold nothing), so ids stay contiguous.
+    let next = SegmentId(last_id.0 + 1); // last_id <= SEGMENT_ID_MAX, checked above
+                                         // Remove empty segments past the next one (they hold nothing), so ids stay contiguous.
     for s in loaded.scan.segments.iter().filter(|s| s.id > next && !recovery::has_data(s)) {
         let path = dir.join(segment::file_name(s.id));
         disk.remove(&path).map_err(|e| Error::io("remove", path, &e))?;

@@ -425,8 +425,11 @@ impl Walker {
 
     fn segment(&mut self, seg: &SegmentScan, next_has_data: bool, sink: &mut dyn FnMut(Finding)) {
         if let Some(prev) = self.prev_id {
-            if seg.id.0 != prev.0 + 1 {
-                let f = self.finding(Anomaly::MissingSegment, SegmentId(prev.0 + 1), 0);
+            // Segments come sorted by id, so `prev < seg.id` and `prev + 1` exists.
+            assert!(prev < seg.id, "segments out of order: {prev} before {}", seg.id);
+            let missing = SegmentId(prev.0.saturating_add(1));
+            if seg.id != missing {
+                let f = self.finding(Anomaly::MissingSegment, missing, 0);
                 self.report(f, sink);
             }
         }
@@ -483,10 +486,16 @@ impl Walker {
         match r.kind {
             RecordKind::Event if self.resync => {
                 // The first record after damage: the damage was reported; its seq gap and
-                // chain break are the same damage seen again. Take this record's place.
+                // chain break are the same damage seen again. Take this record's place, unless
+                // its seq is one no event can have (0, or the last u64, which has no next).
                 self.resync = false;
+                if !seq_is_possible(r.seq) {
+                    let expected = self.expected();
+                    let f = self.finding(Anomaly::SeqGap { expected, found: r.seq }, id, r.offset);
+                    self.report(f, sink);
+                }
                 self.chain = Some(chain::link(&r.prev_hash, &r.digest));
-                self.seq_next = Some(r.seq + 1);
+                self.seq_next = Some(seq_after(r.seq));
                 self.timestamp_last = Some(r.timestamp_nanos);
                 self.events += 1;
                 self.segment = Some((id, r.offset + r.len));
@@ -496,7 +505,7 @@ impl Walker {
                 // A log starts at seq 1, from genesis: a first event of another seq means the
                 // records before it were lost (the first segment's records destroyed or
                 // displaced, say), not retired, since nothing retires segments yet.
-                if r.seq != expected {
+                if r.seq != expected || !seq_is_possible(r.seq) {
                     let f = self.finding(Anomaly::SeqGap { expected, found: r.seq }, id, r.offset);
                     self.report(f, sink);
                 }
@@ -510,7 +519,7 @@ impl Walker {
                     self.report(f, sink);
                 }
                 self.chain = Some(chain::link(&r.prev_hash, &r.digest));
-                self.seq_next = Some(r.seq + 1);
+                self.seq_next = Some(seq_after(r.seq));
                 self.timestamp_last = Some(r.timestamp_nanos);
                 self.events += 1;
                 self.segment = Some((id, r.offset + r.len));
@@ -535,6 +544,19 @@ impl Walker {
     fn finding(&self, anomaly: Anomaly, segment: SegmentId, offset: u64) -> Finding {
         Finding { anomaly, segment, offset, seq_expected: self.expected() }
     }
+}
+
+/// Whether an event may carry `seq`: a log starts at 1, and the last `u64` has no successor, so
+/// a writer could never have continued after it. A record claiming either (its checksum proves
+/// nothing about who wrote it) is a seq anomaly, never a position to continue from.
+fn seq_is_possible(seq: u64) -> bool {
+    seq != 0 && seq != u64::MAX
+}
+
+/// The seq after `seq`, saturating: only reached for a record [`seq_is_possible`] refused, which
+/// was reported, so the walk's later numbers need not be meaningful, only free of overflow.
+fn seq_after(seq: u64) -> u64 {
+    seq.saturating_add(1)
 }
 
 /// Whether a segment holds anything but zeros after its header.
