@@ -297,7 +297,8 @@ fn damage(start: usize, end: usize, kind: DamageKind) -> Item {
     Item::Damage { offset: start as u64, len: (end - start) as u64, kind }
 }
 
-fn defect_kind(bytes: &[u8], pos: usize, defect: RecordDefect) -> DamageKind {
+/// The damage kind a record defect at `pos` is reported as.
+pub(crate) fn defect_kind(bytes: &[u8], pos: usize, defect: RecordDefect) -> DamageKind {
     match defect {
         RecordDefect::Checksum { stored, computed } => DamageKind::Checksum { stored, computed },
         RecordDefect::Misdirected(found_segment) => DamageKind::Misdirected { found_segment },
