@@ -145,6 +145,8 @@ impl IntegrityReport {
 #[derive(Clone, Debug)]
 struct SegmentIndex {
     id: SegmentId,
+    /// The id its records name (see [`SegmentScan::named`](crate::wal::scan::SegmentScan)).
+    named: SegmentId,
     path: PathBuf,
     seq_first: u64,
     seq_last: u64,
@@ -329,6 +331,7 @@ impl<D: Disk> Reader<D> {
         for seg in &scan.segments {
             let mut idx = SegmentIndex {
                 id: seg.id,
+                named: seg.named,
                 path: dir.join(segment::file_name(seg.id)),
                 seq_first: u64::MAX,
                 seq_last: 0,
@@ -1219,7 +1222,7 @@ impl<'a, D: Disk> Replay<'a, D> {
         }
         let at = usize::try_from(offset).map_err(|_| damage(DamageKind::Garbage))?;
         let log_id = self.reader.log_id;
-        let rec = format::parse_record(&self.bytes, at, log_id, s.id, RECORD_BODY_HARD_MAX)
+        let rec = format::parse_record(&self.bytes, at, log_id, s.named, RECORD_BODY_HARD_MAX)
             .map_err(|defect| damage(scan::defect_kind(&self.bytes, at, defect)))?;
         let h = rec.header;
         if h.kind != RecordKind::Event || h.seq != seq || rec.framed_len() as u64 != u64::from(len)

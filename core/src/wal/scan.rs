@@ -65,6 +65,9 @@ use crate::wal::format::{
 pub struct SegmentScan {
     /// The id from the file name.
     pub id: SegmentId,
+    /// The segment id its records were checked against: `id`, unless the file was renamed
+    /// (its header, valid and of this log, names another id; see `open::load`).
+    pub named: SegmentId,
     /// The decoded header, or why it did not decode.
     pub header: Result<SegmentHeader, HeaderDefect>,
     /// The items in file order; they tile `[SEGMENT_HEADER_LEN, len)` without gaps.
@@ -236,7 +239,7 @@ pub fn scan_segment(
             items.push(Item::Zeros { offset: end as u64, len: (bytes.len() - end) as u64 });
         }
     }
-    SegmentScan { id, header, items, len }
+    SegmentScan { id, named: id, header, items, len }
 }
 
 fn scanned_record(
@@ -316,6 +319,27 @@ pub(crate) fn defect_kind(bytes: &[u8], pos: usize, defect: RecordDefect) -> Dam
 fn read_u64(bytes: &[u8], at: usize) -> Option<u64> {
     let b: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
     Some(u64::from_le_bytes(b))
+}
+
+/// The log id named by the first record in `bytes` (at an aligned offset past the header) whose
+/// checksum verifies, of whatever log and segment it names. For a segment whose header is
+/// damaged: its records still say which log they belong to.
+pub fn first_record_log_id(bytes: &[u8], id: SegmentId, body_max: usize) -> Option<u128> {
+    let mut q = SEGMENT_HEADER_LEN;
+    while let Some(window) = bytes.get(q..q + RECORD_HEADER_LEN) {
+        if window.get(..4) == Some(&RECORD_MAGIC[..]) {
+            let claimed =
+                window.get(16..32).and_then(|b| b.try_into().ok()).map(u128::from_le_bytes);
+            if let Some(log_id) = claimed {
+                match format::parse_record(bytes, q, log_id, id, body_max) {
+                    Ok(_) | Err(RecordDefect::Misdirected(_)) => return Some(log_id),
+                    Err(_) => {}
+                }
+            }
+        }
+        q += RECORD_ALIGN;
+    }
+    None
 }
 
 /// The next aligned offset at or after `from` where a checksummed record starts (including
