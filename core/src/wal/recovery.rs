@@ -695,6 +695,57 @@ mod property_tests {
         }
     }
 
+    /// A seq a hostile writer might put in a record with a valid checksum.
+    fn any_seq() -> impl Strategy<Value = u64> {
+        prop_oneof![Just(0u64), Just(u64::MAX), Just(u64::MAX - 1), 1u64..40, any::<u64>()]
+    }
+
+    proptest! {
+        #[test]
+        fn records_with_valid_checksums_and_any_field_values_never_panic_the_walk(
+            fields in proptest::collection::vec(
+                (any_seq(), any_seq(), any::<i64>(), any::<bool>()), 1..24),
+        ) {
+            // Regression (issue #19, defect 3): a record of seq u64::MAX with a valid checksum
+            // overflowed `seq + 1` in the walk, so every reader and `Sink::open` panicked.
+            // Method: frame records whose seq, watermark and timestamp are arbitrary (chained
+            // honestly or not), and walk them every way; seq 0 and u64::MAX are never accepted.
+            let header =
+                SegmentHeader { log_id: LOG, segment: SegmentId(1), capacity: CAPACITY as u64 };
+            let mut b = encode_segment_header(&header).to_vec();
+            let mut chain = chain::genesis(LOG);
+            for &(seq, watermark, ts, chained) in &fields {
+                let h = RecordHeader {
+                    kind: RecordKind::Event,
+                    encoding: BodyEncoding::Postcard,
+                    flags: 0,
+                    log_id: LOG,
+                    segment: SegmentId(1),
+                    seq,
+                    watermark,
+                    timestamp_nanos: ts,
+                    prev_hash: if chained { chain } else { [7; 32] },
+                };
+                encode_record(&mut b, &h, b"body");
+                chain = chain::link(&h.prev_hash, &chain::leaf_hash(LOG, seq, ts, 0, 0, b"body"));
+            }
+            b.resize(CAPACITY, 0);
+            let seg = scan_segment(SegmentId(1), &b, LOG, 1 << 20, &[], None);
+            let scan = Scan { log_id: LOG, segments: vec![seg] };
+            let found = findings(&scan);
+            let head = prefix_head(&scan);
+            prop_assert!(head.seq_next >= 1);
+            if fields.iter().any(|f| f.0 == 0 || f.0 == u64::MAX) {
+                prop_assert!(!found.is_empty(), "seq 0 or u64::MAX accepted");
+            }
+            match classify(&scan) {
+                Verdict::Corrupt(c) => prop_assert!(c.seq_range.0 <= c.seq_range.1),
+                Verdict::Tail { cut, .. } => prop_assert!(cut.seq_range.0 <= cut.seq_range.1),
+                Verdict::Clean(h) => prop_assert!(found.is_empty() && h.seq_next >= 1),
+            }
+        }
+    }
+
     fn bodies() -> impl Strategy<Value = Vec<Vec<u8>>> {
         proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 1..40)
     }
