@@ -1297,3 +1297,17 @@ impl<D: Disk> Iterator for Replay<'_, D> {
         Some(raw.and_then(|raw| self.decode(raw)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_index_entry_costs_24_bytes() {
+        // docs/recovery.md, section 10, states the readers' memory bound with this figure: a
+        // reader keeps one entry per record it shows, and one 32-byte leaf hash per event of
+        // the valid prefix.
+        assert_eq!(std::mem::size_of::<Indexed>(), 24);
+        assert_eq!(std::mem::size_of::<Hash>(), 32);
+    }
+}

@@ -541,6 +541,13 @@ mod tests {
     }
 
     #[test]
+    fn an_item_costs_at_most_120_bytes() {
+        // docs/recovery.md, section 10, states the readers' memory bound with this figure: the
+        // scan keeps one item per record of every segment while a log is opened.
+        assert!(std::mem::size_of::<Item>() <= 120, "{}", std::mem::size_of::<Item>());
+    }
+
+    #[test]
     fn zero_run_end_finds_the_first_non_zero_byte_wherever_it_is() {
         // The word-wise scan against the byte-wise definition: every position of a single
         // non-zero byte, from every start, in a buffer whose length is not a multiple of 64.
