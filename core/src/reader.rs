@@ -445,8 +445,11 @@ impl<D: Disk> Reader<D> {
     /// # Errors
     /// This call itself does not fail today; the `Result` leaves room for an up-front check.
     /// Errors come as items of the iterator: `Error::Io` if a segment file cannot be opened or
-    /// sized (the iterator then ends), `Error::Body` for a record whose body does not decode
-    /// (an event written by a newer version; the iterator goes on).
+    /// sized, or `Error::SegmentTooLarge` (the iterator then ends); `Error::Body` for a record
+    /// whose body does not decode (an event written by a newer version) and
+    /// `Error::Corruption` for a record the index lists that can no longer be read (the
+    /// iterator goes on); and, last, the `Error::Corruption` that ends a strict reader's valid
+    /// prefix if `range` reaches past it (see [`Replay`]).
     ///
     /// # Examples
     ///
@@ -505,7 +508,8 @@ impl<D: Disk> Reader<D> {
     /// The raw records of the events in `range` (what their leaf hashes cover), in seq order.
     ///
     /// # Errors
-    /// `Error::Io` if a segment file cannot be opened or sized.
+    /// `Error::Io` if a segment file cannot be opened or sized; `Error::Corruption` for the
+    /// first record in `range` that cannot be read (as [`Reader::replay`] reports it).
     ///
     /// # Examples
     ///
