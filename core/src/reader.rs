@@ -152,7 +152,7 @@ struct SegmentIndex {
     seq_last: u64,
     ts_min: i64,
     ts_max: i64,
-    /// Every event record this reader shows in the segment, as (seq, offset), in file order.
+    /// Every event record this reader shows in the segment, in file order.
     /// A replay reads exactly these and reports any it can no longer read: the scan found them
     /// valid, so a failure now is damage (or a rewrite) since the open, never skipped silently.
     records: Vec<Indexed>,
@@ -322,9 +322,6 @@ impl<D: Disk> Reader<D> {
         };
         let prefix_last = head.seq_next - 1;
         let seq_visible = if salvage { u64::MAX } else { watermark.min(prefix_last) };
-        // Strict readers show the valid prefix: the records *before* the first anomaly, by
-        // place, not by seq (a stale or rewritten record past damage can carry a seq inside
-        // the prefix's range, and must not be counted or replayed twice).
         let mut segments = Vec::new();
         let mut events_total = 0;
         let mut first = None;
@@ -345,6 +342,9 @@ impl<D: Disk> Reader<D> {
                 if r.kind != RecordKind::Event || r.seq > seq_visible || r.seq == 0 {
                     continue;
                 }
+                // Strict readers show the valid prefix: the records *before* the first anomaly,
+                // by place, not by seq (a stale or rewritten record past damage can carry a seq
+                // inside the prefix's range, and must not be counted or replayed twice).
                 let in_prefix = prefix_end.is_none_or(|end| (seg.id, r.offset) < end);
                 if !salvage && (r.seq > prefix_last || !in_prefix) {
                     continue;
