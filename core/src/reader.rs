@@ -273,6 +273,10 @@ impl<D: Disk> Reader<D> {
     /// # Errors
     /// As [`Reader::open`], with the I/O errors coming from `disk`.
     ///
+    /// # Panics
+    /// Only on a bug of ours: if the strict view's seqs had a gap (the walk ends the valid
+    /// prefix at every gap, so they cannot).
+    ///
     /// # Examples
     ///
     /// ```
@@ -351,6 +355,13 @@ impl<D: Disk> Reader<D> {
                 }
                 // A scanned record's length is a header plus at most the hard body limit.
                 let len = u32::try_from(r.len).unwrap_or(u32::MAX);
+                // Before the first anomaly seqs run without a gap (a gap is an anomaly).
+                let last = idx.records.last().map(|l| l.seq);
+                assert!(
+                    salvage || last.is_none_or(|l| l.checked_add(1) == Some(r.seq)),
+                    "{last:?}, {}",
+                    r.seq
+                );
                 idx.records.push(Indexed { seq: r.seq, offset: r.offset, len });
                 idx.seq_first = idx.seq_first.min(r.seq);
                 idx.seq_last = idx.seq_last.max(r.seq);
