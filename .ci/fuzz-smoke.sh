@@ -14,7 +14,7 @@ export CARGO_TERM_COLOR=never
 seconds=${FUZZ_SECONDS:-30}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(record segment_scan event_body clef options checkpoint note proof wal_ops)
+  targets=(record segment_scan crafted_records event_body clef options checkpoint note proof wal_ops)
 fi
 
 if ! cargo +nightly --version >/dev/null 2>&1; then

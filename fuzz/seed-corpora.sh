@@ -9,7 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 testdata=../testdata
 corpus=corpus
-mkdir -p "$corpus"/{record,segment_scan,event_body,clef,options,wal_ops,checkpoint,note,proof}
+mkdir -p "$corpus"/{record,segment_scan,crafted_records,event_body,clef,options,wal_ops,checkpoint,note,proof}
+
+# crafted_records: 24 bytes per record, all zero = an honest event chained from genesis; one
+# seed of ten honest events, one whose fourth record claims seq u64::MAX (byte 1 = 3).
+head -c 240 /dev/zero > "$corpus/crafted_records/ten-honest-events"
+{ head -c 73 /dev/zero; printf '\003'; head -c 166 /dev/zero; } > "$corpus/crafted_records/seq-max-fourth"
 
 # Little-endian unsigned integer of width $3 bytes at offset $2 of file $1.
 le() { od -An -t "u$3" -j "$2" -N "$3" "$1" | tr -d ' \n'; }

@@ -240,14 +240,41 @@ pub fn replay(
         }
     }
     .map_err(input)?;
+    // A record in the range that cannot be read is named on stderr as it comes, and the exit
+    // code says the output is incomplete: nothing in the asked range is skipped silently.
+    let mut missing: Vec<String> = Vec::new();
     for e in iter {
-        let e = e.map_err(input)?;
+        let e = match e {
+            Ok(e) => e,
+            Err(err @ (mtlog_audit::Error::Corruption(_) | mtlog_audit::Error::Body { .. })) => {
+                eprintln!("not replayed: {err}");
+                missing.push(err.to_string());
+                continue;
+            }
+            Err(err) => return Err(input(err)),
+        };
         println!("{}", line(&e, format));
         if crate::out::closed() {
             break; // a closed pipe (| head) is not an error; `out` reports any other failure
         }
     }
-    Ok(ExitCode::SUCCESS)
+    incomplete("replay", &missing)
+}
+
+/// The outcome of a read that could not return everything asked: exit 1 (damage), naming each
+/// record or range it could not read.
+fn incomplete(command: &str, missing: &[String]) -> Outcome {
+    if missing.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    Err(Failure {
+        message: format!(
+            "{command} is incomplete: {} record(s) or range(s) of the log could not be read: {}",
+            missing.len(),
+            missing.join("; ")
+        ),
+        code: EXIT_DAMAGED,
+    })
 }
 
 /// `--seq A..B` must name at least one seq the log holds (`held`, first and last; last 0 for
@@ -284,8 +311,16 @@ pub fn export(
     let mut writer = ExportWriter::create(format, target.file()?, output)?;
     let bar = progress(total, as_json);
     let mut written = 0u64;
+    let mut missing: Vec<String> = Vec::new();
     for e in reader.replay(1..=u64::MAX).map_err(input)? {
-        let e = e.map_err(input)?;
+        let e = match e {
+            Ok(e) => e,
+            Err(err @ (mtlog_audit::Error::Corruption(_) | mtlog_audit::Error::Body { .. })) => {
+                missing.push(err.to_string());
+                continue;
+            }
+            Err(err) => return Err(input(err)),
+        };
         bar.inc(1);
         if filter.as_ref().is_some_and(|f| !f.matches(&e.event)) {
             continue;
@@ -297,11 +332,15 @@ pub fn export(
     target.commit()?;
     bar.finish_and_clear();
     if as_json {
-        println!("{}", json!({ "exported": written, "scanned": total, "output": output }));
+        let mut summary = json!({ "exported": written, "scanned": total, "output": output });
+        if !missing.is_empty() {
+            summary["not_exported"] = json!(missing);
+        }
+        println!("{summary}");
     } else {
         println!("exported {written} of {total} events to {}", output.display());
     }
-    Ok(ExitCode::SUCCESS)
+    incomplete("export", &missing)
 }
 
 /// The CSV columns, in order: the header row.
@@ -439,51 +478,130 @@ fn progress(total: u64, quiet: bool) -> indicatif::ProgressBar {
 }
 
 pub fn recover(input_dir: &Path, output: &Path, mode: Mode, as_json: bool) -> Outcome {
+    use mtlog_audit::Error as LogError;
+    use std::collections::BTreeMap;
+
+    /// Adds `seq` to the runs of seqs kept (start -> inclusive end); false if already there.
+    fn keep(runs: &mut BTreeMap<u64, u64>, seq: u64) -> bool {
+        let before = runs.range(..=seq).next_back().map(|(&a, &b)| (a, b));
+        if before.is_some_and(|(_, b)| b >= seq) {
+            return false;
+        }
+        let after = seq.checked_add(1).and_then(|n| runs.remove(&n));
+        match before {
+            Some((a, b)) if b.checked_add(1) == Some(seq) => runs.insert(a, after.unwrap_or(seq)),
+            _ => runs.insert(seq, after.unwrap_or(seq)),
+        };
+        true
+    }
+
     let reader = open(input_dir, mode == Mode::Aggressive)?;
-    if output.exists() && std::fs::read_dir(output).map_err(input)?.next().is_some() {
+    let at_output = |e: &dyn std::fmt::Display| input(format!("{}: {e}", output.display()));
+    if output.exists() && std::fs::read_dir(output).map_err(|e| at_output(&e))?.next().is_some() {
         return Err(input(format!("{}: output directory is not empty", output.display())));
     }
     let report = reader.verify_integrity();
-    let sink = Sink::open(Options::new(output))
-        .map_err(|e| input(format!("{}: {e}", output.display())))?;
+    let stopped_by = if mode == Mode::Conservative { reader.corruption().cloned() } else { None };
+    let sink = Sink::open(Options::new(output)).map_err(|e| at_output(&e))?;
+    let source = input_dir.display().to_string();
     let bar = progress(report.events, as_json);
+    // What is true about the output, gathered while copying: the seqs kept (as runs: a log's
+    // seqs are mostly contiguous, so this stays small whatever its size), second copies of a
+    // seq (not kept), and records listed at open that could not be read or decoded now.
+    let mut runs: BTreeMap<u64, u64> = BTreeMap::new();
     let mut kept = 0u64;
-    let mut gaps: Vec<(u64, u64)> = Vec::new();
-    let mut expected = report.seq_range.map_or(1, |r| r.0);
-    let mut stopped_at: Option<u64> = None;
+    let mut duplicates: Vec<(u64, u64, u64)> = Vec::new();
+    let mut unreadable: Vec<(u64, String)> = Vec::new();
     for e in reader.replay(1..=u64::MAX).map_err(input)? {
         let e = match e {
             Ok(e) => e,
-            Err(err) if mode == Mode::Aggressive => {
-                gaps.push((expected, expected));
-                eprintln!("skipping undecodable record: {err}");
+            // The damage that ends a conservative recovery's prefix: reported as where it stopped.
+            Err(LogError::Corruption(c)) if stopped_by.as_ref() == Some(&c) => continue,
+            Err(err @ LogError::Corruption(_)) | Err(err @ LogError::Body { .. }) => {
+                let seq = match &err {
+                    LogError::Corruption(c) => c.seq_range.0,
+                    LogError::Body { seq, .. } => *seq,
+                    _ => 0,
+                };
+                eprintln!("not recovered: {err}");
+                unreadable.push((seq, err.to_string()));
                 continue;
             }
             Err(err) => return Err(input(err)),
         };
-        if e.seq != expected {
-            gaps.push((expected, e.seq - 1));
-            // Record the gap in the recovered log itself, so it cannot be overlooked.
-            sink.event(
-                Level::Warning,
-                "Recovery gap: seqs {FromSeq}..={ToSeq} of {Input} were damaged and are missing",
-            )
-            .with("FromSeq", expected)
-            .with("ToSeq", e.seq - 1)
-            .with("Input", input_dir.display().to_string())
-            .with("RecoveryGap", true)
-            .emit()
-            .map_err(input)?;
+        if !keep(&mut runs, e.seq) {
+            duplicates.push((e.seq, e.segment.0, e.offset));
+            continue;
         }
         sink.emit(&e.event).map_err(input)?;
         kept += 1;
-        expected = e.seq + 1;
         bar.inc(1);
     }
-    if mode == Mode::Conservative {
-        if let Some(c) = reader.corruption() {
-            stopped_at = Some(c.seq_range.0);
+    // Gaps: seqs below the highest one read (seqs run from 1 without gaps) that were not kept.
+    // Nothing is known to have existed above it.
+    let seq_high = runs.values().max().copied().unwrap_or(0);
+    let seq_high = unreadable.iter().map(|u| u.0).fold(seq_high, u64::max);
+    let mut gaps: Vec<(u64, u64)> = Vec::new();
+    let mut next = 1u64;
+    for (&a, &b) in &runs {
+        if a > next {
+            gaps.push((next, a - 1));
         }
+        next = b.saturating_add(1);
+    }
+    if seq_high >= next && seq_high > 0 {
+        gaps.push((next, seq_high));
+    }
+    // Everything found is recorded in the recovered log itself, so it cannot be overlooked.
+    let note = |template: &str| sink.event(Level::Warning, template).with("Input", source.clone());
+    let mut notes = 0u64;
+    for &(a, b) in &gaps {
+        note("Recovery gap: seqs {FromSeq}..={ToSeq} of {Input} were damaged and are missing")
+            .with("FromSeq", a)
+            .with("ToSeq", b)
+            .with("RecoveryGap", true)
+            .emit()
+            .map_err(input)?;
+        notes += 1;
+    }
+    for (seq, why) in &unreadable {
+        note("Recovery: seq {Seq} of {Input} was not recovered: {Reason}")
+            .with("Seq", *seq)
+            .with("Reason", why.clone())
+            .with("RecoveryUnreadable", true)
+            .emit()
+            .map_err(input)?;
+        notes += 1;
+    }
+    for &(seq, segment, offset) in &duplicates {
+        note("Recovery: seq {Seq} of {Input} found again in segment {Segment} at offset {Offset}; the first copy was kept")
+            .with("Seq", seq)
+            .with("Segment", segment)
+            .with("Offset", offset)
+            .with("RecoveryDuplicate", true)
+            .emit()
+            .map_err(input)?;
+        notes += 1;
+    }
+    for f in &report.findings {
+        note("Recovery finding in {Input}: segment {Segment} offset {Offset}: {Kind} (seq {SeqExpected} expected there)")
+            .with("Segment", f.segment.0)
+            .with("Offset", f.offset)
+            .with("Kind", f.anomaly.damage_kind().to_string())
+            .with("SeqExpected", f.seq_expected)
+            .with("RecoveryFinding", true)
+            .emit()
+            .map_err(input)?;
+        notes += 1;
+    }
+    let stopped_at = stopped_by.as_ref().map(|c| c.seq_range.0);
+    if let Some(seq) = stopped_at {
+        note("Recovery stopped at seq {Seq} of {Input}: damage; later records were not recovered")
+            .with("Seq", seq)
+            .with("RecoveryStopped", true)
+            .emit()
+            .map_err(input)?;
+        notes += 1;
     }
     sink.close().map_err(input)?;
     bar.finish_and_clear();
@@ -494,8 +612,11 @@ pub fn recover(input_dir: &Path, output: &Path, mode: Mode, as_json: bool) -> Ou
         "mode": format!("{mode:?}").to_lowercase(),
         "events_kept": kept,
         "gaps": gaps.iter().map(|(a, b)| json!({"from_seq": a, "to_seq": b})).collect::<Vec<_>>(),
+        "unreadable": unreadable.iter().map(|(seq, why)| json!({"seq": seq, "reason": why})).collect::<Vec<_>>(),
+        "duplicates": duplicates.iter().map(|(seq, segment, offset)| json!({"seq": seq, "segment": segment, "offset": offset})).collect::<Vec<_>>(),
         "stopped_at_seq": stopped_at,
         "findings": findings,
+        "notes_recorded": notes,
     });
     let report_path = output.join("recovery-report.json");
     std::fs::write(&report_path, serde_json::to_string_pretty(&summary).unwrap_or_default())
@@ -507,6 +628,12 @@ pub fn recover(input_dir: &Path, output: &Path, mode: Mode, as_json: bool) -> Ou
         for (a, b) in &gaps {
             println!("  gap: seqs {a}..={b} missing (recorded in the recovered log)");
         }
+        for (_, why) in &unreadable {
+            println!("  not recovered: {why}");
+        }
+        for (seq, segment, offset) in &duplicates {
+            println!("  duplicate: seq {seq} again in segment {segment} at offset {offset} (first copy kept)");
+        }
         if let Some(s) = stopped_at {
             println!("  stopped at seq {s}: damage (use --mode aggressive to salvage past it)");
         }
@@ -515,7 +642,9 @@ pub fn recover(input_dir: &Path, output: &Path, mode: Mode, as_json: bool) -> Ou
         }
         println!("report: {}", report_path.display());
     }
-    Ok(if findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_DAMAGED) })
+    let clean =
+        findings.is_empty() && gaps.is_empty() && unreadable.is_empty() && duplicates.is_empty();
+    Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(EXIT_DAMAGED) })
 }
 
 pub fn stats(wal: &Path, as_json: bool) -> Outcome {
@@ -524,8 +653,18 @@ pub fn stats(wal: &Path, as_json: bool) -> Outcome {
     let mut levels = std::collections::BTreeMap::<String, u64>::new();
     let (mut first, mut last) = (None::<i64>, None::<i64>);
     let mut adjusted = 0u64;
+    let mut unreadable = 0u64;
     for e in reader.replay(1..=u64::MAX).map_err(input)? {
-        let e = e.map_err(input)?;
+        // Damage is counted and summarised below (the findings line), not an input error:
+        // stats describes a damaged log too.
+        let e = match e {
+            Ok(e) => e,
+            Err(mtlog_audit::Error::Corruption(_) | mtlog_audit::Error::Body { .. }) => {
+                unreadable += 1;
+                continue;
+            }
+            Err(err) => return Err(input(err)),
+        };
         *levels.entry(e.event.level.as_str().to_owned()).or_default() += 1;
         first = Some(first.map_or(e.timestamp_nanos, |f| f.min(e.timestamp_nanos)));
         last = Some(last.map_or(e.timestamp_nanos, |l| l.max(e.timestamp_nanos)));
@@ -545,6 +684,7 @@ pub fn stats(wal: &Path, as_json: bool) -> Outcome {
                 "segments": report.segments, "events": report.events, "bytes": bytes,
                 "first": first.map(format_rfc3339), "last": last.map(format_rfc3339),
                 "levels": levels, "clock_adjusted": adjusted, "findings": report.findings.len(),
+                "unreadable": unreadable,
             })
         );
     } else {
@@ -557,9 +697,10 @@ pub fn stats(wal: &Path, as_json: bool) -> Outcome {
         for (l, n) in &levels {
             println!("  {l:<12} {n}");
         }
-        if !report.is_valid() {
+        if !report.is_valid() || unreadable > 0 {
             println!(
-                "damage          {} finding(s): run `mtlog-audit verify`",
+                "damage          {} finding(s), {unreadable} record(s) unreadable: run \
+                 `mtlog-audit verify`",
                 report.findings.len()
             );
         }

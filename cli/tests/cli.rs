@@ -354,10 +354,11 @@ fn recover_conservative_stops_at_damage_and_aggressive_records_the_gap() {
     insta::assert_snapshot!("recover_aggressive", text(&out, tmp.path()));
     // The input is never modified.
     assert_eq!(std::fs::read(&seg).unwrap(), before);
-    // The aggressive output holds 11 events plus one gap record, and verifies.
+    // The aggressive output holds 11 events plus one gap record and one record per finding
+    // (the checksum and the seal it breaks), and verifies.
     let recovered = mtlog_audit::Reader::open(&out_a).unwrap();
     let events: Vec<_> = recovered.replay(1..=u64::MAX).unwrap().map(Result::unwrap).collect();
-    assert_eq!(events.len(), 12);
+    assert_eq!(events.len(), 14);
     assert!(events.iter().any(|e| e.event.message.contains("Recovery gap: seqs 3..=3")));
     assert!(recovered.verify_integrity().is_valid());
 }

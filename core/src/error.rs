@@ -106,6 +106,28 @@ pub enum Error {
     },
     /// The sink was closed.
     Closed,
+    /// A segment file larger than any reader loads
+    /// ([`SEGMENT_LEN_MAX`](crate::wal::format::SEGMENT_LEN_MAX)): damage (or a file that is
+    /// not a segment of this log). Refused before anything is allocated for it.
+    SegmentTooLarge {
+        /// The segment file.
+        path: PathBuf,
+        /// Its length on disk.
+        len: u64,
+        /// The largest length read.
+        max: u64,
+    },
+    /// The log's last segment id is above
+    /// [`SEGMENT_ID_MAX`](crate::wal::format::SEGMENT_ID_MAX): no writer continues after it (ids
+    /// count rotations from 1, so such an id was crafted or renamed). Readers still read it.
+    SegmentIdOutOfRange {
+        /// The segment file.
+        path: PathBuf,
+        /// Its id.
+        id: SegmentId,
+        /// The highest id a writer continues after.
+        max: u64,
+    },
     /// The log holds fewer events than a checkpoint its own key signed: it was truncated or
     /// rolled back (or the disk lost fsynced data). The sink refuses to open rather than sign
     /// a second, conflicting history.
@@ -372,6 +394,18 @@ impl fmt::Display for Error {
                 write!(f, "event body of {len} bytes exceeds the record limit of {max} bytes")
             }
             Error::Closed => write!(f, "the sink is closed"),
+            Error::SegmentTooLarge { path, len, max } => write!(
+                f,
+                "segment file {} is {len} bytes, larger than the {max} bytes a reader loads: \
+                 damaged, or not a segment of this log",
+                path.display()
+            ),
+            Error::SegmentIdOutOfRange { path, id, max } => write!(
+                f,
+                "segment file {} has id {id}, above the highest id a writer continues after \
+                 ({max}): renamed or crafted; read it with a reader",
+                path.display()
+            ),
             Error::BehindCheckpoint { tree_size, checkpoint_size, path } => write!(
                 f,
                 "log holds {tree_size} events but its signed checkpoint {} states \

@@ -12,6 +12,9 @@
 //! | `record`       | [`record_round_trip`]   | parse, encode, parse: same view, same bytes        |
 //! | `segment_scan` | [`scan_and_classify`]   | items tile the file, every record re-verifies,     |
 //! |                |                         | classify and findings agree, nothing panics        |
+//! | `crafted_records` | [`crafted_records`]  | valid checksums, hostile fields (seq 0, u64::MAX,  |
+//! |                |                         | any watermark, id, timestamp): as `segment_scan`,  |
+//! |                |                         | and seq 0 / `u64::MAX` always among the findings   |
 //! | `event_body`   | [`event_body`]          | decode, encode, decode: same event, same bytes     |
 //! | `clef`         | [`clef`]                | import, export, import: same event, same line      |
 //! | `options`      | [`options`]             | what `validate` accepts, the writer can honour     |
@@ -45,6 +48,7 @@
 //! fuzzing::options(&[0; 40]);
 //! fuzzing::record_round_trip(&[0; 200]);
 //! fuzzing::scan_and_classify(&[0; 512]);
+//! fuzzing::crafted_records(&[3; 240]);
 //! // What the fuzzer checks on every input: no panic.
 //! assert!(std::panic::catch_unwind(|| fuzzing::proof(&[0xff; 300])).is_ok());
 //! # Ok::<(), mtlog_audit::event::BodyError>(())
@@ -133,6 +137,129 @@ pub fn scan_and_classify(bytes: &[u8]) {
         let trusted = (bytes.len() / 2).max(SEGMENT_HEADER_LEN) as u64;
         check_scan(bytes, log_id, id, &[], Some(trusted));
     }
+}
+
+/// Structure-aware: turns `bytes` into records whose checksums are valid but whose fields are
+/// hostile (seq 0 or `u64::MAX`, any watermark, timestamps at the `i64` extremes, a wrong
+/// segment or predecessor hash, any seal count), frames them into two segments with valid
+/// headers and ids anywhere in `u64` (`u64::MAX` included), and scans and classifies them.
+/// A valid CRC proves nothing about who wrote a record, so this is what a hostile directory
+/// holds; a byte-level fuzzer would almost never get a checksum right.
+///
+/// Each 24-byte chunk is one record: byte 0 picks the kind, 1 the seq (next, raw from bytes
+/// 8..16, 0, `u64::MAX`), 2 the watermark (honest, raw from 16..24, `u64::MAX`, 0), 3 the
+/// timestamp (raw from 16..24, `i64::MIN`, `i64::MAX`), 4 the segment named and the predecessor
+/// hash (honest or not), 5 the body length, 7 the body bytes; byte 6 of the first chunk says
+/// where the second segment starts, and bytes 8..16 of it give the first segment's id.
+///
+/// The contract: scanning and classifying never panic (no arithmetic on these values
+/// overflows), the scan's items tile each file and its records re-verify, `classify` and
+/// `findings` agree, and an event of seq 0 or `u64::MAX` is always among the findings.
+///
+/// # Panics
+/// When the contract does not hold.
+///
+/// # Examples
+///
+/// ```
+/// let mut bytes = [0u8; 96];
+/// bytes[1] = 3; // the first record claims seq u64::MAX
+/// mtlog_audit::fuzzing::crafted_records(&bytes);
+/// ```
+pub fn crafted_records(bytes: &[u8]) {
+    const LOG: u128 = 0xc0ff_ee00;
+    let chunks: Vec<&[u8]> = bytes.chunks(24).take(64).collect();
+    let first = chunks.first().map_or(1, |c| word_at(c, 8));
+    let split = chunks.first().and_then(|c| c.get(6)).map_or(usize::MAX, |&b| usize::from(b));
+    // Two distinct ids in order, the second `u64::MAX` when the first is near it.
+    let apart = 1 + (split % 3) as u64;
+    let second = first.saturating_add(apart);
+    let ids = [SegmentId(second - apart), SegmentId(second)];
+    let mut files: Vec<Vec<u8>> = ids
+        .iter()
+        .map(|&segment| {
+            let header = format::SegmentHeader { log_id: LOG, segment, capacity: 0 };
+            format::encode_segment_header(&header).to_vec()
+        })
+        .collect();
+    let mut prev_hash = chain::genesis(LOG);
+    let mut seq_next = 1u64;
+    let mut hostile_seqs = false;
+    for (i, chunk) in chunks.iter().enumerate() {
+        let byte = |at: usize| chunk.get(at).copied().unwrap_or(0);
+        let file = usize::from(i >= split % (chunks.len() + 1));
+        let kind = match byte(0) % 4 {
+            1 => RecordKind::Seal,
+            2 => RecordKind::Commit,
+            _ => RecordKind::Event,
+        };
+        let seq = match byte(1) % 5 {
+            1 => word_at(chunk, 8),
+            2 => 0,
+            3 => u64::MAX,
+            _ => seq_next,
+        };
+        let watermark = match byte(2) % 5 {
+            1 => word_at(chunk, 16),
+            2 => u64::MAX,
+            3 => 0,
+            _ => seq.saturating_sub(1),
+        };
+        let timestamp_nanos = match byte(3) % 4 {
+            1 => i64::MIN,
+            2 => i64::MAX,
+            _ => word_at(chunk, 16) as i64,
+        };
+        let segment = if byte(4) & 1 == 0 { ids[file] } else { SegmentId(word_at(chunk, 8)) };
+        let body: Vec<u8> = match kind {
+            RecordKind::Seal => {
+                let seal = format::SealBody { count: word_at(chunk, 8), xxh3: word_at(chunk, 16) };
+                format::encode_seal_body(&seal).to_vec()
+            }
+            RecordKind::Commit => Vec::new(),
+            RecordKind::Event => vec![byte(7); usize::from(byte(5))],
+        };
+        let header = format::RecordHeader {
+            kind,
+            encoding: format::BodyEncoding::Postcard,
+            flags: 0,
+            log_id: LOG,
+            segment,
+            seq,
+            watermark,
+            timestamp_nanos,
+            prev_hash: if byte(4) & 2 == 0 { prev_hash } else { [byte(7); 32] },
+        };
+        format::encode_record(&mut files[file], &header, &body);
+        if kind == RecordKind::Event {
+            hostile_seqs |= (seq == 0 || seq == u64::MAX) && segment == ids[file];
+            let leaf = chain::leaf_hash(LOG, seq, timestamp_nanos, 0, 0, &body);
+            prev_hash = chain::link(&header.prev_hash, &leaf);
+            seq_next = seq.saturating_add(1);
+        }
+    }
+    let mut segments = Vec::new();
+    for (file, &id) in files.iter_mut().zip(&ids) {
+        file.resize(file.len() + 256, 0);
+        check_scan(file, LOG, id, &[], None);
+        segments.push(scan::scan_segment(id, file, LOG, RECORD_BODY_HARD_MAX, &[], None));
+    }
+    let scan = Scan { log_id: LOG, segments };
+    let _ = recovery::prefix_head(&scan);
+    if hostile_seqs {
+        let findings = recovery::findings(&scan);
+        assert!(!findings.is_empty(), "an event of seq 0 or u64::MAX was accepted");
+    }
+    check_classification(scan);
+}
+
+/// The little-endian `u64` at `at` in `chunk`, zero where the chunk is shorter.
+fn word_at(chunk: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    for (k, slot) in b.iter_mut().enumerate() {
+        *slot = chunk.get(at + k).copied().unwrap_or(0);
+    }
+    u64::from_le_bytes(b)
 }
 
 /// Decodes `bytes` as a WAL record body. If it decodes, encoding the event must give back

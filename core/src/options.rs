@@ -55,8 +55,10 @@ pub const CHECKPOINT_EVERY_DEFAULT: Duration = Duration::from_secs(60);
 
 /// Smallest segment accepted. See the [module docs](self) for an example.
 pub const SEGMENT_BYTES_MIN: u64 = 4 << 10;
-/// Largest segment accepted. See the [module docs](self) for an example.
-pub const SEGMENT_BYTES_MAX: u64 = 1 << 40;
+/// Largest segment accepted: the largest segment file a reader loads
+/// ([`SEGMENT_LEN_MAX`](crate::wal::format::SEGMENT_LEN_MAX), 1 GiB), since readers and recovery
+/// hold one segment's bytes at a time. See the [module docs](self) for an example.
+pub const SEGMENT_BYTES_MAX: u64 = crate::wal::format::SEGMENT_LEN_MAX;
 /// Largest group-commit delay accepted. See the [module docs](self) for an example.
 pub const MAX_DELAY_MAX: Duration = Duration::from_secs(1);
 /// Largest number of events waiting for one batch. See the [module docs](self) for an example.
@@ -488,6 +490,24 @@ mod tests {
             bad,
             Err(Error::Config(ConfigError::OutOfRange { option: "batch_max", .. }))
         ));
+    }
+
+    #[test]
+    fn a_segment_larger_than_any_reader_loads_is_refused() {
+        // Regression (issue #19, defect 4): 1 TiB segments were accepted, and no reader could
+        // load one (each reads a segment whole). The bound is the readers' own.
+        let at_max = Options::new("x").segment_bytes(crate::wal::format::SEGMENT_LEN_MAX);
+        assert!(at_max.validate().is_ok());
+        for bytes in [crate::wal::format::SEGMENT_LEN_MAX + 1, 3 << 30, 1 << 40] {
+            let bad = Options::new("x").segment_bytes(bytes).validate();
+            assert!(
+                matches!(
+                    bad,
+                    Err(Error::Config(ConfigError::OutOfRange { option: "segment_bytes", .. }))
+                ),
+                "{bytes}: {bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //! the writer's commit marker publishes it when idle): a record a reader returned can never be
 //! lost by a later crash. In salvage mode it also returns every valid record past damage.
 //!
-//! The index (per segment: seq range, min/max timestamp, and every 64th record's offset) is
-//! rebuilt on open from the scan; timestamps are never assumed sorted, because the wall clock
-//! can step back.
+//! The index (per segment: seq range, min/max timestamp, and every shown record's seq, offset
+//! and length, 24 bytes a record) is rebuilt on open from the scan; timestamps are never assumed
+//! sorted, because the wall clock can step back. A replay reads exactly the indexed records and
+//! reports, with its place, any it can no longer read.
 //!
 //! # Examples
 //!
@@ -38,11 +39,11 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::ops::RangeInclusive;
+use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use crate::error::{Corruption, Error};
+use crate::error::{Corruption, DamageKind, Error};
 use crate::event::Event;
 use crate::integrity::audit::{
     self, AuditReport, CheckpointInput, ConsistencyProof, InclusionProof,
@@ -63,11 +64,8 @@ use crate::wal::format::{
 };
 use crate::wal::open;
 use crate::wal::recovery::{self, Finding};
-use crate::wal::scan::Item;
+use crate::wal::scan::{self, Item};
 use crate::wal::segment;
-
-/// Every how many events the sparse index keeps an offset.
-const INDEX_EVERY: u64 = 64;
 
 /// An event read back from the log, with where it was stored. See [`Reader::replay`] for an
 /// example.
@@ -147,15 +145,26 @@ impl IntegrityReport {
 #[derive(Clone, Debug)]
 struct SegmentIndex {
     id: SegmentId,
+    /// The id its records name (see [`SegmentScan::named`](crate::wal::scan::SegmentScan)).
+    named: SegmentId,
     path: PathBuf,
     seq_first: u64,
     seq_last: u64,
     ts_min: i64,
     ts_max: i64,
-    sparse: Vec<(u64, u64)>,
-    /// Offsets of every record in the (strict or salvage) view, with seq; built lazily would
-    /// be leaner, but the scan already walked them.
-    events: usize,
+    /// Every event record this reader shows in the segment, in file order.
+    /// A replay reads exactly these and reports any it can no longer read: the scan found them
+    /// valid, so a failure now is damage (or a rewrite) since the open, never skipped silently.
+    records: Vec<Indexed>,
+}
+
+/// One event record a reader shows: what the scan found at open, checked again on every read.
+#[derive(Clone, Copy, Debug)]
+struct Indexed {
+    seq: u64,
+    offset: u64,
+    /// Bytes it occupies, padding included (at most a header and the hard body limit).
+    len: u32,
 }
 
 /// A read-only view of a log directory. See [`Reader::open`] for an example.
@@ -164,7 +173,6 @@ pub struct Reader<D: Disk = RealDisk> {
     dir: PathBuf,
     log_id: u128,
     segments: Vec<SegmentIndex>,
-    seq_visible: u64,
     salvage: bool,
     report: IntegrityReport,
     stopped_by: Option<Corruption>,
@@ -265,6 +273,10 @@ impl<D: Disk> Reader<D> {
     /// # Errors
     /// As [`Reader::open`], with the I/O errors coming from `disk`.
     ///
+    /// # Panics
+    /// Only on a bug of ours: if the strict view's seqs had a gap (the walk ends the valid
+    /// prefix at every gap, so they cannot).
+    ///
     /// # Examples
     ///
     /// ```
@@ -287,7 +299,6 @@ impl<D: Disk> Reader<D> {
                 dir: dir.to_path_buf(),
                 log_id: 0,
                 segments: Vec::new(),
-                seq_visible: 0,
                 salvage,
                 report: IntegrityReport {
                     segments: 0,
@@ -305,6 +316,7 @@ impl<D: Disk> Reader<D> {
         let scan = &loaded.scan;
         let watermark = recovery::proven_watermark(scan);
         let mut findings = recovery::findings(scan);
+        let prefix_end = findings.first().map(|f| (f.segment, f.offset));
         findings_after_seals(&*disk, dir, scan, &mut findings)?;
         let verdict = recovery::classify(scan);
         let (head, stopped_by) = match &verdict {
@@ -320,34 +332,45 @@ impl<D: Disk> Reader<D> {
         for seg in &scan.segments {
             let mut idx = SegmentIndex {
                 id: seg.id,
+                named: seg.named,
                 path: dir.join(segment::file_name(seg.id)),
                 seq_first: u64::MAX,
                 seq_last: 0,
                 ts_min: i64::MAX,
                 ts_max: i64::MIN,
-                sparse: Vec::new(),
-                events: 0,
+                records: Vec::new(),
             };
             for item in &seg.items {
                 let Item::Record(r) = item else { continue };
-                if r.kind != RecordKind::Event || r.seq > seq_visible {
+                // Seq 0 is no event's (a log starts at 1): the walk reported it.
+                if r.kind != RecordKind::Event || r.seq > seq_visible || r.seq == 0 {
                     continue;
                 }
-                if !salvage && r.seq > prefix_last {
+                // Strict readers show the valid prefix: the records *before* the first anomaly,
+                // by place, not by seq (a stale or rewritten record past damage can carry a seq
+                // inside the prefix's range, and must not be counted or replayed twice).
+                let in_prefix = prefix_end.is_none_or(|end| (seg.id, r.offset) < end);
+                if !salvage && (r.seq > prefix_last || !in_prefix) {
                     continue;
                 }
-                if (idx.events as u64).is_multiple_of(INDEX_EVERY) {
-                    idx.sparse.push((r.seq, r.offset));
-                }
-                idx.events += 1;
+                // A scanned record's length is a header plus at most the hard body limit.
+                let len = u32::try_from(r.len).unwrap_or(u32::MAX);
+                // Before the first anomaly seqs run without a gap (a gap is an anomaly).
+                let last = idx.records.last().map(|l| l.seq);
+                assert!(
+                    salvage || last.is_none_or(|l| l.checked_add(1) == Some(r.seq)),
+                    "{last:?}, {}",
+                    r.seq
+                );
+                idx.records.push(Indexed { seq: r.seq, offset: r.offset, len });
                 idx.seq_first = idx.seq_first.min(r.seq);
                 idx.seq_last = idx.seq_last.max(r.seq);
                 idx.ts_min = idx.ts_min.min(r.timestamp_nanos);
                 idx.ts_max = idx.ts_max.max(r.timestamp_nanos);
-                first.get_or_insert(r.seq);
+                first = Some(first.map_or(r.seq, |f: u64| f.min(r.seq)));
             }
-            events_total += idx.events as u64;
-            if idx.events > 0 {
+            events_total += idx.records.len() as u64;
+            if !idx.records.is_empty() {
                 segments.push(idx);
             }
         }
@@ -366,7 +389,6 @@ impl<D: Disk> Reader<D> {
             dir: dir.to_path_buf(),
             log_id: scan.log_id,
             segments,
-            seq_visible: if salvage { u64::MAX } else { seq_visible },
             salvage,
             report,
             stopped_by,
@@ -434,8 +456,11 @@ impl<D: Disk> Reader<D> {
     /// # Errors
     /// This call itself does not fail today; the `Result` leaves room for an up-front check.
     /// Errors come as items of the iterator: `Error::Io` if a segment file cannot be opened or
-    /// sized (the iterator then ends), `Error::Body` for a record whose body does not decode
-    /// (an event written by a newer version; the iterator goes on).
+    /// sized, or `Error::SegmentTooLarge` (the iterator then ends); `Error::Body` for a record
+    /// whose body does not decode (an event written by a newer version) and
+    /// `Error::Corruption` for a record the index lists that can no longer be read (the
+    /// iterator goes on); and, last, the `Error::Corruption` that ends a strict reader's valid
+    /// prefix if `range` reaches past it (see [`Replay`]).
     ///
     /// # Examples
     ///
@@ -494,7 +519,8 @@ impl<D: Disk> Reader<D> {
     /// The raw records of the events in `range` (what their leaf hashes cover), in seq order.
     ///
     /// # Errors
-    /// `Error::Io` if a segment file cannot be opened or sized.
+    /// `Error::Io` if a segment file cannot be opened or sized; `Error::Corruption` for the
+    /// first record in `range` that cannot be read (as [`Reader::replay`] reports it).
     ///
     /// # Examples
     ///
@@ -516,34 +542,10 @@ impl<D: Disk> Reader<D> {
     pub fn records(&self, range: RangeInclusive<u64>) -> Result<Vec<RawRecord>, Error> {
         let mut replay = Replay::new(self, Filter::Seq(range));
         let mut out = Vec::new();
-        loop {
-            if replay.segment > 0 && replay.offset < replay.end {
-                if let Some((h, body, _)) = replay.next_record() {
-                    let body = replay.bytes[body].to_vec();
-                    let encoding = encoding_byte(h.encoding);
-                    let leaf_hash = chain::leaf_hash(
-                        h.log_id,
-                        h.seq,
-                        h.timestamp_nanos,
-                        h.flags,
-                        encoding,
-                        &body,
-                    );
-                    out.push(RawRecord {
-                        seq: h.seq,
-                        timestamp_nanos: h.timestamp_nanos,
-                        flags: h.flags,
-                        encoding,
-                        body,
-                        leaf_hash,
-                    });
-                    continue;
-                }
-            }
-            if !replay.load_next()? {
-                return Ok(out);
-            }
+        while let Some(raw) = replay.next_raw() {
+            out.push(replay.raw_record(raw?));
         }
+        Ok(out)
     }
 }
 
@@ -1032,7 +1034,7 @@ fn findings_after_seals<D: Disk>(
                 anomaly: recovery::Anomaly::Damage(crate::error::DamageKind::ReadError),
                 segment: seg.id,
                 offset: bad.start,
-                seq_expected: seal.seq + 1,
+                seq_expected: seal.seq.saturating_add(1),
             });
             added = true;
         }
@@ -1042,7 +1044,7 @@ fn findings_after_seals<D: Disk>(
             anomaly: recovery::Anomaly::Damage(crate::error::DamageKind::Garbage),
             segment: seg.id,
             offset,
-            seq_expected: seal.seq + 1,
+            seq_expected: seal.seq.saturating_add(1),
         });
         added = true;
     }
@@ -1085,140 +1087,220 @@ enum Filter {
     Time(i64, i64),
 }
 
-/// An iterator over stored events, one segment read at a time. See [`Reader::replay`] for an
-/// example.
-pub struct Replay<'a, D: Disk> {
-    reader: &'a Reader<D>,
-    filter: Filter,
-    segment: usize,
-    bytes: Vec<u8>,
-    offset: usize,
-    end: usize,
-    failed: bool,
-}
-
-impl<'a, D: Disk> Replay<'a, D> {
-    fn new(reader: &'a Reader<D>, filter: Filter) -> Self {
-        Replay { reader, filter, segment: 0, bytes: Vec::new(), offset: 0, end: 0, failed: false }
-    }
-
+impl Filter {
     fn wants_segment(&self, s: &SegmentIndex) -> bool {
-        match &self.filter {
+        match self {
             Filter::Seq(r) => s.seq_last >= *r.start() && s.seq_first <= *r.end(),
             Filter::Time(from, to) => s.ts_max >= *from && s.ts_min <= *to,
         }
     }
 
-    /// Loads the next wanted segment; false when there is none.
+    /// Whether a record of `seq` can be wanted (a time filter decides once the header is read).
+    fn wants_seq(&self, seq: u64) -> bool {
+        match self {
+            Filter::Seq(r) => r.contains(&seq),
+            Filter::Time(..) => true,
+        }
+    }
+
+    fn wants_time(&self, timestamp_nanos: i64) -> bool {
+        match self {
+            Filter::Seq(_) => true,
+            Filter::Time(from, to) => (*from..=*to).contains(&timestamp_nanos),
+        }
+    }
+
+    /// Whether the filter reaches seqs from `seq` on. Timestamps of records that cannot be read
+    /// are unknown, so a time filter reaches them all.
+    fn reaches(&self, seq: u64) -> bool {
+        match self {
+            Filter::Seq(r) => !r.is_empty() && *r.end() >= seq,
+            Filter::Time(from, to) => from <= to,
+        }
+    }
+}
+
+/// An iterator over stored events, one segment read at a time. See [`Reader::replay`] for an
+/// example.
+///
+/// It reads every record the reader's index lists in the wanted range, and reports each one it
+/// cannot: a record that no longer parses as the scan found it at open (rewritten since, or its
+/// sectors unreadable now) is an `Error::Corruption` item naming its segment, offset and seq,
+/// and the iteration goes on. A strict reader whose valid prefix ends at damage
+/// ([`Reader::corruption`]) ends a replay that reaches past it with that corruption as the last
+/// item: the seqs from there on are missing, not absent. (A salvage reader's gaps are its
+/// [`IntegrityReport::findings`].)
+pub struct Replay<'a, D: Disk> {
+    reader: &'a Reader<D>,
+    filter: Filter,
+    /// The next segment of `reader.segments` to consider.
+    segment: usize,
+    /// The loaded segment (by position in `reader.segments`), its bytes and unreadable ranges.
+    loaded: Option<usize>,
+    bytes: Vec<u8>,
+    unreadable: Vec<Range<u64>>,
+    /// The next entry of the loaded segment's `records`.
+    record: usize,
+    /// The iteration has ended (after an I/O error, or after its last item).
+    done: bool,
+}
+
+/// A record read back, its body still in the loaded segment's bytes.
+struct RawRef {
+    header: RecordHeader,
+    body: Range<usize>,
+    offset: u64,
+    segment: SegmentId,
+}
+
+impl<'a, D: Disk> Replay<'a, D> {
+    fn new(reader: &'a Reader<D>, filter: Filter) -> Self {
+        Replay {
+            reader,
+            filter,
+            segment: 0,
+            loaded: None,
+            bytes: Vec::new(),
+            unreadable: Vec::new(),
+            record: 0,
+            done: false,
+        }
+    }
+
+    /// The next wanted record, read and checked against the index; `None` at the end.
+    fn next_raw(&mut self) -> Option<Result<RawRef, Error>> {
+        if self.done {
+            return None;
+        }
+        loop {
+            if let Some(item) = self.next_in_segment() {
+                return Some(item);
+            }
+            match self.load_next() {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.done = true;
+                    return self.missing_past_prefix().map(Err);
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+
+    /// Loads the next wanted segment (one segment's bytes at a time); false when there is none.
     fn load_next(&mut self) -> Result<bool, Error> {
-        while self.segment < self.reader.segments.len() {
-            let s = &self.reader.segments[self.segment];
+        self.loaded = None;
+        self.bytes = Vec::new();
+        while let Some(s) = self.reader.segments.get(self.segment) {
             self.segment += 1;
-            if !self.wants_segment(s) {
+            if !self.filter.wants_segment(s) {
                 continue;
             }
-            let (bytes, _) = segment::read_all(&*self.reader.disk, &s.path)?;
-            let start = match &self.filter {
-                Filter::Seq(r) => s
-                    .sparse
-                    .iter()
-                    .rev()
-                    .find(|(seq, _)| *seq <= *r.start())
-                    .map_or(s.sparse.first().map_or(0, |x| x.1), |x| x.1),
-                Filter::Time(..) => s.sparse.first().map_or(0, |x| x.1),
-            };
+            let (bytes, unreadable) = segment::read_all(&*self.reader.disk, &s.path)?;
             self.bytes = bytes;
-            self.offset = start as usize;
-            self.end = self.bytes.len();
+            self.unreadable = unreadable;
+            self.loaded = Some(self.segment - 1);
+            self.record = 0;
             return Ok(true);
         }
         Ok(false)
     }
 
-    /// The next wanted event record in the loaded segment: header, body range in `bytes`,
-    /// offset.
-    fn next_record(&mut self) -> Option<(RecordHeader, std::ops::Range<usize>, u64)> {
-        let s = &self.reader.segments[self.segment - 1];
-        while self.offset < self.end {
-            let parsed = format::parse_record(
-                &self.bytes,
-                self.offset,
-                self.reader.log_id,
-                s.id,
-                RECORD_BODY_HARD_MAX,
-            );
-            let rec = match parsed {
-                Ok(rec) => rec,
-                // Damage, zeros or a foreign record: step to the next aligned offset. The index
-                // says which seqs are visible, so nothing past damage is returned unless it is
-                // valid and (in strict mode) inside the valid prefix.
-                Err(_) => {
-                    self.offset += format::RECORD_ALIGN;
-                    continue;
-                }
-            };
-            let at = self.offset as u64;
-            self.offset += rec.framed_len();
-            let h = rec.header;
-            if h.kind != RecordKind::Event {
-                if h.kind == RecordKind::Seal {
-                    self.offset = self.end;
-                }
+    fn next_in_segment(&mut self) -> Option<Result<RawRef, Error>> {
+        let s = self.reader.segments.get(self.loaded?)?;
+        while let Some(&indexed) = s.records.get(self.record) {
+            self.record += 1;
+            if !self.filter.wants_seq(indexed.seq) {
                 continue;
             }
-            if h.seq > s.seq_last || h.seq > self.reader.seq_visible {
-                self.offset = self.end;
-                return None;
+            match self.read_record(s, indexed) {
+                Ok(raw) if !self.filter.wants_time(raw.header.timestamp_nanos) => continue,
+                other => return Some(other),
             }
-            if h.seq < s.seq_first {
-                continue;
-            }
-            let wanted = match &self.filter {
-                Filter::Seq(r) => r.contains(&h.seq),
-                Filter::Time(from, to) => h.timestamp_nanos >= *from && h.timestamp_nanos <= *to,
-            };
-            if let Filter::Seq(r) = &self.filter {
-                if h.seq > *r.end() {
-                    self.offset = self.end;
-                    return None;
-                }
-            }
-            if !wanted {
-                continue;
-            }
-            // The body follows the fixed-size header (docs/wal-format.md).
-            let start = at as usize + format::RECORD_HEADER_LEN;
-            let body = start..start + rec.body.len();
-            debug_assert_eq!(self.bytes.get(body.clone()), Some(rec.body));
-            return Some((h, body, at));
         }
         None
     }
 
-    fn next_in_segment(&mut self) -> Option<Result<StoredEvent, Error>> {
-        let s_id = self.reader.segments[self.segment - 1].id;
-        let (h, body, at) = self.next_record()?;
-        let body = &self.bytes[body];
+    /// Reads the record the index lists at `indexed`: the same seq, whole and readable, or the
+    /// damage found there now.
+    fn read_record(&self, s: &SegmentIndex, indexed: Indexed) -> Result<RawRef, Error> {
+        let Indexed { seq, offset, len } = indexed;
+        let damage = |kind| {
+            Error::Corruption(Corruption { segment: s.id, offset, seq_range: (seq, seq), kind })
+        };
+        let end = offset.saturating_add(u64::from(len));
+        if self.unreadable.iter().any(|r| r.start < end && offset < r.end) {
+            return Err(damage(DamageKind::ReadError));
+        }
+        let at = usize::try_from(offset).map_err(|_| damage(DamageKind::Garbage))?;
+        let log_id = self.reader.log_id;
+        let rec = format::parse_record(&self.bytes, at, log_id, s.named, RECORD_BODY_HARD_MAX)
+            .map_err(|defect| damage(scan::defect_kind(&self.bytes, at, defect)))?;
+        let h = rec.header;
+        if h.kind != RecordKind::Event || h.seq != seq || rec.framed_len() as u64 != u64::from(len)
+        {
+            return Err(damage(DamageKind::SeqGap { expected: seq, found: h.seq }));
+        }
+        // The body follows the fixed-size header (docs/wal-format.md).
+        let start = at + format::RECORD_HEADER_LEN;
+        let body = start..start + rec.body.len();
+        debug_assert_eq!(self.bytes.get(body.clone()), Some(rec.body));
+        Ok(RawRef { header: h, body, offset, segment: s.id })
+    }
+
+    /// The damage that ends a strict reader's prefix, if the filter reaches past it.
+    fn missing_past_prefix(&self) -> Option<Error> {
+        if self.reader.salvage {
+            return None;
+        }
+        let c = self.reader.stopped_by.as_ref()?;
+        self.filter.reaches(c.seq_range.0).then(|| Error::Corruption(c.clone()))
+    }
+
+    fn decode(&self, raw: RawRef) -> Result<StoredEvent, Error> {
+        let RawRef { header: h, body, offset, segment } = raw;
+        let body = self.bytes.get(body).unwrap_or_default();
         let encoding = encoding_byte(h.encoding);
         let leaf = chain::leaf_hash(h.log_id, h.seq, h.timestamp_nanos, h.flags, encoding, body);
         let chain_hash = chain::link(&h.prev_hash, &leaf);
         let event = match h.encoding {
             BodyEncoding::Postcard => Event::decode_body(body)
-                .map_err(|e| Error::Body { seq: h.seq, reason: e.to_string() }),
-            other => Err(Error::Body {
-                seq: h.seq,
-                reason: format!("body encoding {other:?} is not readable by this version"),
-            }),
+                .map_err(|e| Error::Body { seq: h.seq, reason: e.to_string() })?,
+            other => {
+                return Err(Error::Body {
+                    seq: h.seq,
+                    reason: format!("body encoding {other:?} is not readable by this version"),
+                })
+            }
         };
-        Some(event.map(|event| StoredEvent {
+        Ok(StoredEvent {
             seq: h.seq,
             timestamp_nanos: h.timestamp_nanos,
             clock_adjusted: h.flags & FLAG_CLOCK_ADJUSTED != 0,
             chain_hash,
-            segment: s_id,
-            offset: at,
+            segment,
+            offset,
             event,
-        }))
+        })
+    }
+
+    fn raw_record(&self, raw: RawRef) -> RawRecord {
+        let h = raw.header;
+        let body = self.bytes.get(raw.body).unwrap_or_default().to_vec();
+        let encoding = encoding_byte(h.encoding);
+        let leaf_hash =
+            chain::leaf_hash(h.log_id, h.seq, h.timestamp_nanos, h.flags, encoding, &body);
+        RawRecord {
+            seq: h.seq,
+            timestamp_nanos: h.timestamp_nanos,
+            flags: h.flags,
+            encoding,
+            body,
+            leaf_hash,
+        }
     }
 }
 
@@ -1226,23 +1308,21 @@ impl<D: Disk> Iterator for Replay<'_, D> {
     type Item = Result<StoredEvent, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        loop {
-            if self.segment > 0 && self.offset < self.end {
-                if let Some(item) = self.next_in_segment() {
-                    return Some(item);
-                }
-            }
-            match self.load_next() {
-                Ok(true) => {}
-                Ok(false) => return None,
-                Err(e) => {
-                    self.failed = true;
-                    return Some(Err(e));
-                }
-            }
-        }
+        let raw = self.next_raw()?;
+        Some(raw.and_then(|raw| self.decode(raw)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_index_entry_costs_24_bytes() {
+        // docs/recovery.md, section 10, states the readers' memory bound with this figure: a
+        // reader keeps one entry per record it shows, and one 32-byte leaf hash per event of
+        // the valid prefix.
+        assert_eq!(std::mem::size_of::<Indexed>(), 24);
+        assert_eq!(std::mem::size_of::<Hash>(), 32);
     }
 }

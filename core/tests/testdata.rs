@@ -261,6 +261,7 @@ fn every_input_a_fuzz_target_failed_on_now_passes() {
             match target.as_str() {
                 "record" => f::record_round_trip(&bytes),
                 "segment_scan" => f::scan_and_classify(&bytes),
+                "crafted_records" => f::crafted_records(&bytes),
                 "event_body" => f::event_body(&bytes),
                 "clef" => f::clef(std::str::from_utf8(&bytes).unwrap_or_default()),
                 "options" => f::options(&bytes),

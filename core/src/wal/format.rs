@@ -56,6 +56,8 @@
 //! # Ok::<(), RecordDefect>(())
 //! ```
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use std::fmt;
 
 /// A segment's number; segment files are named after it and numbered from 1 without gaps.
@@ -91,6 +93,16 @@ pub const RECORD_ALIGN: usize = 8;
 /// The hard upper bound on a record body, whatever the configuration says (16 MiB).
 /// See the [module docs](self) for an example.
 pub const RECORD_BODY_HARD_MAX: usize = 16 << 20;
+/// The largest segment file any reader or recovery loads (1 GiB). Readers hold one segment's
+/// bytes at a time, so this bounds their memory whatever the log's size; a larger file is
+/// refused with `Error::SegmentTooLarge` before anything is allocated for it, and
+/// `Options::segment_bytes` accepts no more than this.
+/// See the [module docs](self) for an example.
+pub const SEGMENT_LEN_MAX: u64 = 1 << 30;
+/// The highest segment id a writer continues after: ids are numbered from 1 without gaps, so
+/// one this high (2^62 rotations) was crafted, and refusing it keeps every `id + 1` of the writer
+/// in range. See the [module docs](self) for an example.
+pub const SEGMENT_ID_MAX: u64 = 1 << 62;
 /// Length of a seal record's body: count (8) + xxh3 of the segment before the seal (8).
 /// See the [module docs](self) for an example.
 pub const SEAL_BODY_LEN: usize = 16;
@@ -229,7 +241,10 @@ pub fn encode_segment_header(h: &SegmentHeader) -> [u8; SEGMENT_HEADER_LEN] {
 ///
 /// See the [module docs](self) for an example.
 pub fn decode_segment_header(bytes: &[u8]) -> Result<SegmentHeader, HeaderDefect> {
-    let b = bytes.get(..SEGMENT_HEADER_LEN).ok_or(HeaderDefect::Short)?;
+    let b: &[u8; SEGMENT_HEADER_LEN] = bytes
+        .get(..SEGMENT_HEADER_LEN)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(HeaderDefect::Short)?;
     if b.iter().all(|&x| x == 0) {
         return Err(HeaderDefect::Zeroed);
     }
@@ -376,10 +391,13 @@ pub fn parse_record(
     body_max: usize,
 ) -> Result<RecordView<'_>, RecordDefect> {
     let rest = bytes.get(offset..).ok_or(RecordDefect::Truncated)?;
-    if rest.len() >= 8 && rest[..8].iter().all(|&b| b == 0) {
+    if rest.get(..8).is_some_and(|first| first.iter().all(|&b| b == 0)) {
         return Err(RecordDefect::Zero);
     }
-    let h = rest.get(..RECORD_HEADER_LEN).ok_or(RecordDefect::Truncated)?;
+    let h: &[u8; RECORD_HEADER_LEN] = rest
+        .get(..RECORD_HEADER_LEN)
+        .and_then(|h| h.try_into().ok())
+        .ok_or(RecordDefect::Truncated)?;
     if h[0..4] != RECORD_MAGIC {
         return Err(RecordDefect::Magic);
     }
@@ -464,12 +482,16 @@ fn le_hash(b: &[u8], at: usize) -> [u8; 32] {
     array(b, at)
 }
 fn array<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+    assert!(at + N <= b.len(), "a read of {N} bytes at {at} past {} bytes: our bug", b.len());
     let mut out = [0u8; N];
-    out.copy_from_slice(&b[at..at + N]);
+    if let Some(src) = b.get(at..at + N) {
+        out.copy_from_slice(src);
+    }
     out
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)] // tests may panic
 mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -115,7 +115,9 @@ fn load_inner<D: Disk>(
     keep_bytes: bool,
 ) -> Result<Option<Loaded>, Error> {
     let names = disk.list(dir).map_err(|e| Error::io("list", dir, &e))?;
-    let ids: Vec<SegmentId> = names.iter().filter_map(|n| segment::parse_file_name(n)).collect();
+    let mut ids: Vec<SegmentId> =
+        names.iter().filter_map(|n| segment::parse_file_name(n)).collect();
+    ids.sort_unstable(); // the walk visits segments in id order, whatever `list` returned
     if ids.is_empty() {
         return Ok(None);
     }
@@ -135,12 +137,19 @@ fn load_inner<D: Disk>(
             }
         }
     }
-    let log_id = log_id.ok_or(Error::Corruption(Corruption {
-        segment: ids[0],
-        offset: 0,
-        seq_range: (1, 1),
-        kind: DamageKind::SegmentHeader,
-    }))?;
+    // No header identifies the log (each damaged, or the files renamed): its records still do.
+    // The log is then read (and its damaged headers reported by the walk), not refused whole.
+    let log_id = match log_id {
+        Some(id) => id,
+        None => log_id_from_records(disk, dir, &ids, body_max)?.ok_or(Error::Corruption(
+            Corruption {
+                segment: ids[0],
+                offset: 0,
+                seq_range: (1, 1),
+                kind: DamageKind::SegmentHeader,
+            },
+        ))?,
+    };
     let mut segments = Vec::with_capacity(ids.len());
     let mut kept = Vec::new();
     for &id in &ids {
@@ -150,7 +159,14 @@ fn load_inner<D: Disk>(
         let trusted = disk.synced_len_after_failure(&path);
         #[cfg(feature = "canary-trust-page-cache")] // CANARY: trusts bytes a failed fsync lost
         let trusted: Option<u64> = None;
-        let mut s = scan::scan_segment(id, &b, log_id, body_max, &bad, trusted);
+        // A renamed file (its header valid, of this log, naming another id) holds records that
+        // name that id: read them as such; the walk still reports the header's mismatch.
+        let named = match format::decode_segment_header(&b) {
+            Ok(h) if h.log_id == log_id && h.segment != id => h.segment,
+            _ => id,
+        };
+        let mut s = scan::scan_segment(named, &b, log_id, body_max, &bad, trusted);
+        s.id = id; // `s.named` keeps the id its records name
         if let Ok(h) = s.header {
             if h.log_id != log_id || h.segment != id {
                 s.header = Err(HeaderDefect::Identity);
@@ -162,6 +178,24 @@ fn load_inner<D: Disk>(
         }
     }
     Ok(Some(Loaded { scan: Scan { log_id, segments }, bytes: kept }))
+}
+
+/// The log id named by the first record, in segment id order, whose checksum verifies (the
+/// record may name another segment: a renamed file's). Only read when no segment header
+/// identifies the log; reads one segment at a time.
+fn log_id_from_records<D: Disk>(
+    disk: &D,
+    dir: &Path,
+    ids: &[SegmentId],
+    body_max: usize,
+) -> Result<Option<u128>, Error> {
+    for &id in ids {
+        let (bytes, _) = segment::read_all(disk, &dir.join(segment::file_name(id)))?;
+        if let Some(log_id) = scan::first_record_log_id(&bytes, id, body_max) {
+            return Ok(Some(log_id));
+        }
+    }
+    Ok(None)
 }
 
 /// Recovers the log in `dir` for writing (the caller holds the directory lock).
@@ -329,6 +363,12 @@ fn continue_after<D: Disk>(
     let log_id = loaded.scan.log_id;
     sync_kept_segments(&**disk, dir, loaded)?;
     let (last_id, _) = head.segment.unwrap_or((SegmentId(0), 0));
+    // The writer rotates from here to `id + 1` and on: an id past SEGMENT_ID_MAX was crafted
+    // (or renamed), and continuing after it could run the ids out.
+    if last_id.0 > format::SEGMENT_ID_MAX {
+        let path = dir.join(segment::file_name(last_id));
+        return Err(Error::SegmentIdOutOfRange { path, id: last_id, max: format::SEGMENT_ID_MAX });
+    }
     let last = loaded.scan.segments.iter().find(|s| s.id == last_id);
     // Empty *and* still its prepared size: a segment a cut shrank to its header is empty too,
     // but a writer must never append to it (it has no room even for a seal).
@@ -345,8 +385,8 @@ fn continue_after<D: Disk>(
             end_at(&**disk, dir, s.id, end)?;
         }
     }
-    let next = SegmentId(last_id.0 + 1);
-    // Remove empty segments past the next one (they hold nothing), so ids stay contiguous.
+    let next = SegmentId(last_id.0 + 1); // last_id <= SEGMENT_ID_MAX, checked above
+                                         // Remove empty segments past the next one (they hold nothing), so ids stay contiguous.
     for s in loaded.scan.segments.iter().filter(|s| s.id > next && !recovery::has_data(s)) {
         let path = dir.join(segment::file_name(s.id));
         disk.remove(&path).map_err(|e| Error::io("remove", path, &e))?;

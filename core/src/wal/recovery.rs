@@ -425,8 +425,11 @@ impl Walker {
 
     fn segment(&mut self, seg: &SegmentScan, next_has_data: bool, sink: &mut dyn FnMut(Finding)) {
         if let Some(prev) = self.prev_id {
-            if seg.id.0 != prev.0 + 1 {
-                let f = self.finding(Anomaly::MissingSegment, SegmentId(prev.0 + 1), 0);
+            // Segments come sorted by id, so `prev < seg.id` and `prev + 1` exists.
+            assert!(prev < seg.id, "segments out of order: {prev} before {}", seg.id);
+            let missing = SegmentId(prev.0.saturating_add(1));
+            if seg.id != missing {
+                let f = self.finding(Anomaly::MissingSegment, missing, 0);
                 self.report(f, sink);
             }
         }
@@ -483,10 +486,16 @@ impl Walker {
         match r.kind {
             RecordKind::Event if self.resync => {
                 // The first record after damage: the damage was reported; its seq gap and
-                // chain break are the same damage seen again. Take this record's place.
+                // chain break are the same damage seen again. Take this record's place, unless
+                // its seq is one no event can have (0, or the last u64, which has no next).
                 self.resync = false;
+                if !seq_is_possible(r.seq) {
+                    let expected = self.expected();
+                    let f = self.finding(Anomaly::SeqGap { expected, found: r.seq }, id, r.offset);
+                    self.report(f, sink);
+                }
                 self.chain = Some(chain::link(&r.prev_hash, &r.digest));
-                self.seq_next = Some(r.seq + 1);
+                self.seq_next = Some(seq_after(r.seq));
                 self.timestamp_last = Some(r.timestamp_nanos);
                 self.events += 1;
                 self.segment = Some((id, r.offset + r.len));
@@ -496,7 +505,7 @@ impl Walker {
                 // A log starts at seq 1, from genesis: a first event of another seq means the
                 // records before it were lost (the first segment's records destroyed or
                 // displaced, say), not retired, since nothing retires segments yet.
-                if r.seq != expected {
+                if r.seq != expected || !seq_is_possible(r.seq) {
                     let f = self.finding(Anomaly::SeqGap { expected, found: r.seq }, id, r.offset);
                     self.report(f, sink);
                 }
@@ -510,7 +519,7 @@ impl Walker {
                     self.report(f, sink);
                 }
                 self.chain = Some(chain::link(&r.prev_hash, &r.digest));
-                self.seq_next = Some(r.seq + 1);
+                self.seq_next = Some(seq_after(r.seq));
                 self.timestamp_last = Some(r.timestamp_nanos);
                 self.events += 1;
                 self.segment = Some((id, r.offset + r.len));
@@ -535,6 +544,19 @@ impl Walker {
     fn finding(&self, anomaly: Anomaly, segment: SegmentId, offset: u64) -> Finding {
         Finding { anomaly, segment, offset, seq_expected: self.expected() }
     }
+}
+
+/// Whether an event may carry `seq`: a log starts at 1, and the last `u64` has no successor, so
+/// a writer could never have continued after it. A record claiming either (its checksum proves
+/// nothing about who wrote it) is a seq anomaly, never a position to continue from.
+fn seq_is_possible(seq: u64) -> bool {
+    seq != 0 && seq != u64::MAX
+}
+
+/// The seq after `seq`, saturating: only reached for a record [`seq_is_possible`] refused, which
+/// was reported, so the walk's later numbers need not be meaningful, only free of overflow.
+fn seq_after(seq: u64) -> u64 {
+    seq.saturating_add(1)
 }
 
 /// Whether a segment holds anything but zeros after its header.
@@ -670,6 +692,57 @@ mod property_tests {
                 assert_eq!(c.kind, DamageKind::SeqGap { expected: 1, found: 3 }, "{c}");
             }
             other => panic!("displaced first records not refused where they were: {other:?}"),
+        }
+    }
+
+    /// A seq a hostile writer might put in a record with a valid checksum.
+    fn any_seq() -> impl Strategy<Value = u64> {
+        prop_oneof![Just(0u64), Just(u64::MAX), Just(u64::MAX - 1), 1u64..40, any::<u64>()]
+    }
+
+    proptest! {
+        #[test]
+        fn records_with_valid_checksums_and_any_field_values_never_panic_the_walk(
+            fields in proptest::collection::vec(
+                (any_seq(), any_seq(), any::<i64>(), any::<bool>()), 1..24),
+        ) {
+            // Regression (issue #19, defect 3): a record of seq u64::MAX with a valid checksum
+            // overflowed `seq + 1` in the walk, so every reader and `Sink::open` panicked.
+            // Method: frame records whose seq, watermark and timestamp are arbitrary (chained
+            // honestly or not), and walk them every way; seq 0 and u64::MAX are never accepted.
+            let header =
+                SegmentHeader { log_id: LOG, segment: SegmentId(1), capacity: CAPACITY as u64 };
+            let mut b = encode_segment_header(&header).to_vec();
+            let mut chain = chain::genesis(LOG);
+            for &(seq, watermark, ts, chained) in &fields {
+                let h = RecordHeader {
+                    kind: RecordKind::Event,
+                    encoding: BodyEncoding::Postcard,
+                    flags: 0,
+                    log_id: LOG,
+                    segment: SegmentId(1),
+                    seq,
+                    watermark,
+                    timestamp_nanos: ts,
+                    prev_hash: if chained { chain } else { [7; 32] },
+                };
+                encode_record(&mut b, &h, b"body");
+                chain = chain::link(&h.prev_hash, &chain::leaf_hash(LOG, seq, ts, 0, 0, b"body"));
+            }
+            b.resize(CAPACITY, 0);
+            let seg = scan_segment(SegmentId(1), &b, LOG, 1 << 20, &[], None);
+            let scan = Scan { log_id: LOG, segments: vec![seg] };
+            let found = findings(&scan);
+            let head = prefix_head(&scan);
+            prop_assert!(head.seq_next >= 1);
+            if fields.iter().any(|f| f.0 == 0 || f.0 == u64::MAX) {
+                prop_assert!(!found.is_empty(), "seq 0 or u64::MAX accepted");
+            }
+            match classify(&scan) {
+                Verdict::Corrupt(c) => prop_assert!(c.seq_range.0 <= c.seq_range.1),
+                Verdict::Tail { cut, .. } => prop_assert!(cut.seq_range.0 <= cut.seq_range.1),
+                Verdict::Clean(h) => prop_assert!(found.is_empty() && h.seq_next >= 1),
+            }
         }
     }
 

@@ -51,6 +51,8 @@
 //! assert!(scan.items.iter().any(|item| matches!(item, Item::Damage { offset: 1024, .. })));
 //! ```
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use std::ops::Range;
 
 use crate::error::DamageKind;
@@ -65,6 +67,9 @@ use crate::wal::format::{
 pub struct SegmentScan {
     /// The id from the file name.
     pub id: SegmentId,
+    /// The segment id its records were checked against: `id`, unless the file was renamed
+    /// (its header, valid and of this log, names another id; see `open::load`).
+    pub named: SegmentId,
     /// The decoded header, or why it did not decode.
     pub header: Result<SegmentHeader, HeaderDefect>,
     /// The items in file order; they tile `[SEGMENT_HEADER_LEN, len)` without gaps.
@@ -160,13 +165,18 @@ pub fn scan_segment(
 ) -> SegmentScan {
     let header = format::decode_segment_header(bytes);
     let len = bytes.len() as u64;
-    let limit =
-        trusted_len.map_or(bytes.len(), |t| (t as usize).clamp(SEGMENT_HEADER_LEN, bytes.len()));
+    // Not `clamp`: it panics when the file is shorter than a header.
+    let limit = trusted_len.map_or(bytes.len(), |t| {
+        usize::try_from(t)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len())
+            .max(SEGMENT_HEADER_LEN.min(bytes.len()))
+    });
     let mut items = Vec::new();
     let mut pos = SEGMENT_HEADER_LEN.min(bytes.len());
     let mut events = 0u64;
     while pos < limit {
-        let view = &bytes[..limit];
+        let view = bytes.get(..limit).unwrap_or(bytes); // limit <= bytes.len(), clamped above
         if let Some(bad) = unreadable.iter().find(|r| r.contains(&(pos as u64))) {
             let end = align_up(bad.end as usize).min(limit);
             items.push(Item::Damage {
@@ -236,7 +246,7 @@ pub fn scan_segment(
             items.push(Item::Zeros { offset: end as u64, len: (bytes.len() - end) as u64 });
         }
     }
-    SegmentScan { id, header, items, len }
+    SegmentScan { id, named: id, header, items, len }
 }
 
 fn scanned_record(
@@ -260,8 +270,8 @@ fn scanned_record(
         ),
         RecordKind::Seal => match decode_seal_body(rec.body) {
             Some(seal) => {
-                let ok =
-                    seal.count == events && seal.xxh3 == xxhash_rust::xxh3::xxh3_64(&bytes[..pos]);
+                let ok = seal.count == events
+                    && bytes.get(..pos).map(xxhash_rust::xxh3::xxh3_64) == Some(seal.xxh3);
                 (if ok { SEAL_OK } else { [0; 32] }, seal.count)
             }
             None => ([0; 32], 0),
@@ -297,7 +307,8 @@ fn damage(start: usize, end: usize, kind: DamageKind) -> Item {
     Item::Damage { offset: start as u64, len: (end - start) as u64, kind }
 }
 
-fn defect_kind(bytes: &[u8], pos: usize, defect: RecordDefect) -> DamageKind {
+/// The damage kind a record defect at `pos` is reported as.
+pub(crate) fn defect_kind(bytes: &[u8], pos: usize, defect: RecordDefect) -> DamageKind {
     match defect {
         RecordDefect::Checksum { stored, computed } => DamageKind::Checksum { stored, computed },
         RecordDefect::Misdirected(found_segment) => DamageKind::Misdirected { found_segment },
@@ -317,6 +328,27 @@ fn read_u64(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b))
 }
 
+/// The log id named by the first record in `bytes` (at an aligned offset past the header) whose
+/// checksum verifies, of whatever log and segment it names. For a segment whose header is
+/// damaged: its records still say which log they belong to.
+pub fn first_record_log_id(bytes: &[u8], id: SegmentId, body_max: usize) -> Option<u128> {
+    let mut q = SEGMENT_HEADER_LEN;
+    while let Some(window) = bytes.get(q..q + RECORD_HEADER_LEN) {
+        if window.get(..4) == Some(&RECORD_MAGIC[..]) {
+            let claimed =
+                window.get(16..32).and_then(|b| b.try_into().ok()).map(u128::from_le_bytes);
+            if let Some(log_id) = claimed {
+                match format::parse_record(bytes, q, log_id, id, body_max) {
+                    Ok(_) | Err(RecordDefect::Misdirected(_)) => return Some(log_id),
+                    Err(_) => {}
+                }
+            }
+        }
+        q += RECORD_ALIGN;
+    }
+    None
+}
+
 /// The next aligned offset at or after `from` where a checksummed record starts (including
 /// misdirected ones: they are whole records, only in the wrong place).
 fn next_record_start(
@@ -328,7 +360,7 @@ fn next_record_start(
 ) -> Option<usize> {
     let mut q = align_up(from);
     while q + RECORD_HEADER_LEN <= bytes.len() {
-        if bytes[q..q + 4] == RECORD_MAGIC {
+        if bytes.get(q..q + 4) == Some(&RECORD_MAGIC[..]) {
             match format::parse_record(bytes, q, log_id, id, body_max) {
                 Ok(_) | Err(RecordDefect::Misdirected(_)) | Err(RecordDefect::ForeignLog) => {
                     return Some(q)
@@ -356,7 +388,7 @@ fn overlaps(ranges: &[Range<u64>], pos: usize, len: usize) -> bool {
 /// `pos`), or the end of `bytes`.
 #[cfg_attr(feature = "canary-scan-stops-at-zero", allow(dead_code))]
 fn zero_run_end(bytes: &[u8], pos: usize) -> usize {
-    let rest = &bytes[pos..];
+    let rest = bytes.get(pos..).unwrap_or_default();
     // Preallocated segments are mostly zeros and every recovery reads them: test 64 bytes at
     // a time with a branch-free OR over words (it vectorises), and look for the first non-zero
     // byte only inside the block that has one.
@@ -395,7 +427,8 @@ fn all_zero_words(block: &[u8]) -> bool {
 
 /// One past the last non-zero byte at or after `pos` (or `pos` if all zero).
 fn last_nonzero_end(bytes: &[u8], pos: usize) -> usize {
-    bytes[pos..].iter().rposition(|&b| b != 0).map_or(pos, |i| pos + i + 1)
+    let rest = bytes.get(pos..).unwrap_or_default();
+    rest.iter().rposition(|&b| b != 0).map_or(pos, |i| pos + i + 1)
 }
 
 fn align_up(x: usize) -> usize {
@@ -403,6 +436,7 @@ fn align_up(x: usize) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)] // tests may panic
 mod tests {
     use super::*;
     use crate::wal::format::{encode_record, encode_segment_header, BodyEncoding, RecordHeader};
@@ -513,6 +547,22 @@ mod tests {
             s.items[1],
             Item::Damage { kind: DamageKind::UnsyncedAfterFailedSync, .. }
         ));
+    }
+
+    #[test]
+    fn a_file_shorter_than_a_header_with_a_trusted_length_is_scanned_without_panic() {
+        // Regression: the trusted length was clamped with `clamp(64, len)`, which panics when
+        // the file (after a failed fsync, say) is shorter than a header.
+        let s = scan_segment(SegmentId(1), &[1u8; 20], 1, 1 << 20, &[], Some(10));
+        assert_eq!(s.header, Err(HeaderDefect::Short));
+        assert!(s.items.iter().all(|i| i.end() <= 20), "{:?}", s.items);
+    }
+
+    #[test]
+    fn an_item_costs_at_most_120_bytes() {
+        // docs/recovery.md, section 10, states the readers' memory bound with this figure: the
+        // scan keeps one item per record of every segment while a log is opened.
+        assert!(std::mem::size_of::<Item>() <= 120, "{}", std::mem::size_of::<Item>());
     }
 
     #[test]

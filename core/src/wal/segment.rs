@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::io::{is_storage_full, read_exact_at, write_all_at, Disk, DiskFile, OpenMode};
-use crate::wal::format::{self, SegmentHeader, SegmentId, SEGMENT_HEADER_LEN};
+use crate::wal::format::{self, SegmentHeader, SegmentId, SEGMENT_HEADER_LEN, SEGMENT_LEN_MAX};
 
 /// The file name of segment `id`. See the [module docs](self) for an example.
 pub fn file_name(id: SegmentId) -> String {
@@ -143,13 +143,15 @@ pub fn prepare<D: Disk>(
 /// in the returned ranges, so the scan reports them instead of mistaking them for zeros.
 ///
 /// # Errors
-/// `Error::Io` if the file cannot be opened or sized (or is larger than memory can address).
-/// Read errors are not errors: they are the returned ranges.
+/// `Error::Io` if the file cannot be opened or sized (or is larger than memory can address);
+/// `Error::SegmentTooLarge` if it is longer than [`SEGMENT_LEN_MAX`], checked before anything
+/// is allocated. Read errors are not errors: they are the returned ranges.
 ///
 /// See the [module docs](self) for an example.
 pub fn read_all<D: Disk>(disk: &D, path: &Path) -> Result<(Vec<u8>, Vec<Range<u64>>), Error> {
     let file = disk.open(path, OpenMode::Read).map_err(|e| Error::io("open", path, &e))?;
     let len = file.len().map_err(|e| Error::io("stat", path, &e))?;
+    check_len(path, len)?;
     let len = usize::try_from(len).map_err(|_| Error::Io {
         op: "size",
         path: path.to_path_buf(),
@@ -166,6 +168,18 @@ pub fn read_all<D: Disk>(disk: &D, path: &Path) -> Result<(Vec<u8>, Vec<Range<u6
         at = end;
     }
     Ok((bytes, bad))
+}
+
+/// Refuses a segment file longer than [`SEGMENT_LEN_MAX`]: every reader loads a segment whole,
+/// so this is what bounds their memory (`docs/recovery.md`, section 10).
+///
+/// # Errors
+/// `Error::SegmentTooLarge` naming the file and its length.
+pub fn check_len(path: &Path, len: u64) -> Result<(), Error> {
+    if len > SEGMENT_LEN_MAX {
+        return Err(Error::SegmentTooLarge { path: path.to_path_buf(), len, max: SEGMENT_LEN_MAX });
+    }
+    Ok(())
 }
 
 /// Reads `buf.len()` bytes at `offset`. Sectors that cannot be read (latent errors) read as
