@@ -2,14 +2,14 @@
 //! verify-bundle. Exit codes are in `main.rs` and `docs/cli.md`.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use mtlog_audit::integrity::audit::{AuditReport, CheckpointInput, Verdict};
 use mtlog_audit::integrity::bundle::{Bundle, BundleError};
 use mtlog_audit::integrity::chain::to_hex;
 use mtlog_audit::integrity::checkpoint::{Checkpoint, OpenError};
-use mtlog_audit::integrity::note::{NoteError, Signer, Verifier};
+use mtlog_audit::integrity::note::{self, NoteError, Signer, Verifier};
 use mtlog_audit::integrity::store;
 use mtlog_audit::io::{Entropy, OsEntropy};
 use mtlog_audit::Reader;
@@ -35,27 +35,116 @@ pub fn verdict_code(verdict: Verdict) -> u8 {
     }
 }
 
-/// Reads `--key` values: a path to a verifier key file, or the key text itself.
-pub fn load_keys(keys: &[String]) -> Result<Vec<Verifier>, Failure> {
-    keys.iter()
-        .map(|k| {
-            let path = Path::new(k);
-            let text = if path.is_file() {
-                std::fs::read_to_string(path).map_err(|e| input(format!("--key {k}: {e}")))?
-            } else {
-                k.clone()
-            };
-            Verifier::from_vkey(text.trim()).map_err(|e| input(format!("--key {k}: {e}")))
-        })
-        .collect()
+/// The largest `--key` file read: a verifier key is one short line.
+pub const KEY_FILE_LEN_MAX: u64 = 4 << 10;
+/// The largest `--checkpoint` file read: a signed note is at most [`note::NOTE_LEN_MAX`].
+pub const CHECKPOINT_FILE_LEN_MAX: u64 = note::NOTE_LEN_MAX as u64;
+/// The largest `--bundle` file read; a larger range is exported as several bundles.
+pub const BUNDLE_FILE_LEN_MAX: u64 = 64 << 20;
+
+/// Why an input file named on the command line was not read.
+#[derive(Debug)]
+pub enum InputFileError {
+    /// The file holds more than the limit (or never ends, like `/dev/zero`).
+    TooLarge { what: &'static str, path: PathBuf, limit: u64 },
+    /// The file could not be opened or read.
+    Io { what: &'static str, path: PathBuf, source: std::io::Error },
 }
 
-/// Reads `--checkpoint` files.
-pub fn load_checkpoints(files: &[std::path::PathBuf]) -> Result<Vec<CheckpointInput>, Failure> {
+impl std::fmt::Display for InputFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InputFileError::TooLarge { what, path, limit } => write!(
+                f,
+                "{what} {}: larger than the limit of {limit} bytes; not read",
+                path.display()
+            ),
+            InputFileError::Io { what, path, source } => {
+                write!(f, "{what} {}: cannot read: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl From<InputFileError> for Failure {
+    fn from(e: InputFileError) -> Failure {
+        input(e)
+    }
+}
+
+/// Reads the whole of `path`, refusing it past `limit` bytes. Reads at most `limit + 1` bytes,
+/// so memory stays bounded whatever the file is (a FIFO, `/dev/zero`, a huge file).
+pub fn read_bounded(
+    what: &'static str,
+    path: &Path,
+    limit: u64,
+) -> Result<Vec<u8>, InputFileError> {
+    use std::io::Read;
+    let io = |source| InputFileError::Io { what, path: path.to_path_buf(), source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(InputFileError::TooLarge { what, path: path.to_path_buf(), limit });
+    }
+    Ok(bytes)
+}
+
+/// Whether a `--key` argument is key text rather than a file name: Go's key text starts
+/// `<name>+<8 hex digits>+` (or `PRIVATE+KEY+`) and holds no whitespace. A path that happens
+/// to look like that must be written with a directory (`./name+0123abcd+x`).
+pub fn looks_like_key_text(arg: &str) -> bool {
+    if arg.starts_with(PRIVATE_KEY_PREFIX) {
+        return true;
+    }
+    if arg.chars().any(char::is_whitespace) || arg.starts_with('.') || arg.starts_with('/') {
+        return false;
+    }
+    let mut parts = arg.splitn(3, '+');
+    let (Some(name), Some(id), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !name.is_empty() && id.len() == 8 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+const PRIVATE_KEY_PREFIX: &str = "PRIVATE+KEY+";
+
+/// Reads `--key` values: the key text itself, or a path to a verifier key file (see
+/// [`looks_like_key_text`]). No error repeats key material: a private key given by mistake
+/// is named as such, never printed.
+pub fn load_keys(keys: &[String]) -> Result<Vec<Verifier>, Failure> {
+    keys.iter().enumerate().map(|(i, arg)| load_key(i + 1, arg)).collect()
+}
+
+fn load_key(position: usize, arg: &str) -> Result<Verifier, Failure> {
+    if looks_like_key_text(arg) {
+        return parse_vkey(arg)
+            .map_err(|why| input(format!("--key #{position} (key text): {why}")));
+    }
+    let path = Path::new(arg);
+    let bytes = read_bounded("--key file", path, KEY_FILE_LEN_MAX)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| input(format!("--key file {}: not UTF-8 text", path.display())))?;
+    parse_vkey(text.trim()).map_err(|why| input(format!("--key file {}: {why}", path.display())))
+}
+
+/// Parses verifier key text; the error never holds the text.
+fn parse_vkey(text: &str) -> Result<Verifier, String> {
+    if text.starts_with(PRIVATE_KEY_PREFIX) {
+        return Err("this is a PRIVATE signing key (not printed); verifying needs only the \
+                    verifier key (.vkey). If it was typed on a command line or shared, treat \
+                    it as exposed and rotate it"
+            .into());
+    }
+    Verifier::from_vkey(text).map_err(|e| e.to_string())
+}
+
+/// Reads `--checkpoint` files, each at most [`CHECKPOINT_FILE_LEN_MAX`] bytes.
+pub fn load_checkpoints(files: &[PathBuf]) -> Result<Vec<CheckpointInput>, Failure> {
     files
         .iter()
         .map(|f| {
-            let bytes = std::fs::read(f).map_err(|e| input(format!("{}: {e}", f.display())))?;
+            let bytes = read_bounded("--checkpoint", f, CHECKPOINT_FILE_LEN_MAX)?;
             Ok(CheckpointInput { source: f.display().to_string(), external: true, bytes })
         })
         .collect()
@@ -285,8 +374,10 @@ pub fn bundle(
         Some(p) => p.to_path_buf(),
         None => reader.dir().join(store::CHECKPOINTS_DIR).join(store::LATEST),
     };
-    let note = std::fs::read_to_string(&path)
-        .map_err(|e| input(format!("{}: {e} (no checkpoint to prove against)", path.display())))?;
+    let note = read_bounded("checkpoint", &path, CHECKPOINT_FILE_LEN_MAX)
+        .map_err(|e| input(format!("{e} (no checkpoint to prove against)")))?;
+    let note = String::from_utf8(note)
+        .map_err(|_| input(format!("checkpoint {}: not UTF-8 text", path.display())))?;
     let (first, last) = seqs;
     let last = last.min(reader.tree_size());
     let bundle = reader.export_bundle(first..=last, &note).map_err(input)?;
@@ -318,8 +409,9 @@ pub fn verify_bundle(file: &Path, keys: &[String], as_json: bool) -> Outcome {
     if verifiers.is_empty() {
         return Err(input("verify-bundle needs at least one --key"));
     }
-    let text =
-        std::fs::read_to_string(file).map_err(|e| input(format!("{}: {e}", file.display())))?;
+    let bytes = read_bounded("--bundle", file, BUNDLE_FILE_LEN_MAX)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| input(format!("--bundle {}: not UTF-8 text", file.display())))?;
     let result = Bundle::from_json(&text).and_then(|b| b.verify(&verifiers));
     let (code, message) = match &result {
         Ok(r) => (

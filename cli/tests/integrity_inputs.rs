@@ -1,0 +1,131 @@
+//! Hostile or careless inputs to `verify` and `verify-bundle`: keys, checkpoints and bundles
+//! that are missing, endless, secret or belong to another log. Each must end in a clear error
+//! or verdict that names what was wrong, never echo a secret, and never grow memory unbounded.
+
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use mtlog_audit::integrity::note::Signer;
+use mtlog_audit::{Level, Options, Sink};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_mtlog-audit")
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).output().unwrap()
+}
+
+/// Runs the binary with its address space capped at 512 MiB: an unbounded read of an endless
+/// file dies of allocation failure instead of taking the machine's memory.
+fn run_capped(args: &[&str]) -> Output {
+    let mut script = String::from("ulimit -v 524288; exec \"$0\"");
+    for i in 1..=args.len() {
+        script.push_str(&format!(" \"${i}\""));
+    }
+    Command::new("sh").arg("-c").arg(script).arg(bin()).args(args).output().unwrap()
+}
+
+fn both(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn signer() -> Signer {
+    Signer::from_seed("inputs.example/log", [3; 32]).unwrap()
+}
+
+/// A log of 5 events with a checkpoint signed on close.
+fn signed_log(tmp: &Path) -> PathBuf {
+    let dir = tmp.join("log");
+    let sink = Sink::open(Options::new(&dir).signer(signer())).unwrap();
+    for n in 0..5u64 {
+        sink.event(Level::Information, "Step {N}").with("N", n).emit().unwrap();
+    }
+    sink.close().unwrap();
+    dir
+}
+
+#[test]
+fn a_missing_key_file_is_named_as_a_file_that_cannot_be_read() {
+    // Regression (issue #19, 18): `--key /missing.vkey` said "key text lacks its key ID".
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = signed_log(tmp.path());
+    let out = run(&["verify", "--wal", dir.to_str().unwrap(), "--key", "/missing.vkey"]);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/missing.vkey"), "{stderr}");
+    assert!(stderr.contains("cannot read"), "{stderr}");
+    assert!(!stderr.contains("lacks its key ID"), "{stderr}");
+    // Key text is still taken as text.
+    let vkey = signer().verifier().to_vkey();
+    let out = run(&["verify", "--wal", dir.to_str().unwrap(), "--key", &vkey]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+}
+
+#[test]
+fn a_private_key_given_as_key_is_never_printed_back() {
+    // Regression (issue #19, 17): the private key was echoed in the error, on stderr and (with
+    // --json) on stdout. Method: give it as text and as a file, with and without --json, and
+    // look for any 12-character piece of its base64 material in everything the command wrote.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = signed_log(tmp.path());
+    let secret = signer().private_key_text();
+    let material = secret.rsplit('+').next().unwrap().to_owned();
+    let file = tmp.path().join("audit.key");
+    std::fs::write(&file, format!("{secret}\n")).unwrap();
+    let d = dir.to_str().unwrap();
+    for key in [secret.as_str(), file.to_str().unwrap()] {
+        for json in [false, true] {
+            let mut args = vec!["verify", "--wal", d, "--key", key];
+            if json {
+                args.push("--json");
+            }
+            let out = run(&args);
+            assert_eq!(out.status.code(), Some(3));
+            let all = both(&out);
+            assert!(all.contains("PRIVATE signing key"), "{all}");
+            for piece in material.as_bytes().windows(12) {
+                let piece = std::str::from_utf8(piece).unwrap();
+                assert!(!all.contains(piece), "secret material {piece:?} printed: {all}");
+            }
+        }
+    }
+    // The same through verify-bundle.
+    let out = run(&["verify-bundle", "--bundle", "/nonexistent", "--key", &secret, "--json"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(!both(&out).contains(&material[..12]), "{}", both(&out));
+}
+
+#[test]
+fn endless_checkpoint_and_bundle_files_are_refused_at_their_limit() {
+    // Regression (issue #19, 7): `--checkpoint /dev/zero` grew until the OOM killer ended it.
+    // Method: the binary runs with a 512 MiB address-space cap, so the old unbounded read
+    // fails by aborting, not by a typed error naming the file and the limit.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = signed_log(tmp.path());
+    let vkey = signer().verifier().to_vkey();
+    let d = dir.to_str().unwrap();
+    let out = run_capped(&["verify", "--wal", d, "--key", &vkey, "--checkpoint", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/dev/zero") && stderr.contains("1048576 bytes"), "{stderr}");
+    let out = run_capped(&["verify-bundle", "--bundle", "/dev/zero", "--key", &vkey]);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/dev/zero") && stderr.contains("67108864 bytes"), "{stderr}");
+    let out = run_capped(&[
+        "bundle",
+        "--wal",
+        d,
+        "--seq",
+        "1..2",
+        "--checkpoint",
+        "/dev/zero",
+        "--output",
+        tmp.path().join("b.json").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/dev/zero"));
+}
