@@ -177,6 +177,9 @@ impl<D: Disk> Checkpointer<D> {
         };
         assert!(head.seq_next >= 1);
         let log_size = head.seq_next - 1;
+        // Tmp files of checkpoint writes a crash interrupted: never checkpoints, ours to remove
+        // (best effort: a leftover is harmless, `write_synced` replaces one of the same name).
+        let _ = store::remove_stale_tmp(&*disk, dir);
         let (tiles, source) = load_state(&*disk, dir, log_id, log_size, &head.chain)?;
         assert_eq!(tiles.size(), log_size);
         let newest = newest_checkpoint(&*disk, dir, &signer, log_size)?;
@@ -400,16 +403,25 @@ fn write_note_durably<D: Disk>(
     note: &str,
     latest: bool,
 ) -> Result<(), Error> {
-    store::ensure_dir(disk, dir).map_err(|e| Error::io("mkdir", dir, &e))?;
+    store::ensure_dir(disk, dir).map_err(|e| write_error("mkdir", dir, &e))?;
     let path = dir.join(store::checkpoint_file_name(size));
     store::write_synced(disk, &path, note.as_bytes())
-        .map_err(|(op, e)| Error::io(op, path.clone(), &e))?;
+        .map_err(|(op, e)| write_error(op, &path, &e))?;
     if latest {
         let path = dir.join(store::LATEST);
         store::write_synced(disk, &path, note.as_bytes())
-            .map_err(|(op, e)| Error::io(op, path.clone(), &e))?;
+            .map_err(|(op, e)| write_error(op, &path, &e))?;
     }
-    disk.sync_dir(dir).map_err(|e| Error::io("fsync dir", dir, &e))
+    disk.sync_dir(dir).map_err(|e| write_error("fsync dir", dir, &e))
+}
+
+/// A checkpoint write's error, typed as the WAL types its own: a full disk is
+/// [`Error::DiskFull`], recognised by errno, never by message.
+fn write_error(op: &'static str, path: &Path, err: &std::io::Error) -> Error {
+    if crate::io::is_storage_full(err) {
+        return Error::DiskFull { op, path: path.to_path_buf() };
+    }
+    Error::io(op, path, err)
 }
 
 /// The writer's right edge for a log of `log_size` events whose chain head is `chain`: from
