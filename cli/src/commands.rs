@@ -123,13 +123,19 @@ pub fn verify(
     wal: &Path,
     keys: &[String],
     checkpoint_files: &[std::path::PathBuf],
+    origins: &[String],
     as_json: bool,
 ) -> Outcome {
+    use mtlog_audit::integrity::audit::Origins;
     let verifiers = crate::integrity::load_keys(keys)?;
     let external = crate::integrity::load_checkpoints(checkpoint_files)?;
     let reader = open(wal, false)?;
     let r = reader.verify_integrity();
-    let audit = reader.audit(&verifiers, external).map_err(input)?;
+    let origins = match origins {
+        [] => Origins::Default { log_id: reader.log_id() },
+        list => Origins::Exactly(list),
+    };
+    let audit = reader.audit_origins(&verifiers, external, origins).map_err(input)?;
     // Logs without checkpoints, verified without keys, print what they always printed.
     let show_audit = !audit.checkpoints.is_empty() || !verifiers.is_empty();
     let findings: Vec<String> = r.findings.iter().map(ToString::to_string).collect();

@@ -404,7 +404,7 @@ pub fn bundle(
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn verify_bundle(file: &Path, keys: &[String], as_json: bool) -> Outcome {
+pub fn verify_bundle(file: &Path, keys: &[String], origins: &[String], as_json: bool) -> Outcome {
     let verifiers = load_keys(keys)?;
     if verifiers.is_empty() {
         return Err(input("verify-bundle needs at least one --key"));
@@ -412,7 +412,7 @@ pub fn verify_bundle(file: &Path, keys: &[String], as_json: bool) -> Outcome {
     let bytes = read_bounded("--bundle", file, BUNDLE_FILE_LEN_MAX)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| input(format!("--bundle {}: not UTF-8 text", file.display())))?;
-    let result = Bundle::from_json(&text).and_then(|b| b.verify(&verifiers));
+    let result = Bundle::from_json(&text).and_then(|b| b.verify_origins(&verifiers, origins));
     let (code, message) = match &result {
         Ok(r) => (
             0,
@@ -433,6 +433,7 @@ pub fn verify_bundle(file: &Path, keys: &[String], as_json: bool) -> Outcome {
                 result.as_ref().err().map(ToString::to_string).unwrap_or_default()
             ),
         ),
+        Err(e @ BundleError::OtherLog { .. }) => (EXIT_UNVERIFIABLE, format!("UNVERIFIABLE: {e}")),
         Err(BundleError::Format(e)) => return Err(input(format!("{}: {e}", file.display()))),
         Err(e) => (EXIT_TAMPERED, format!("TAMPERED: {e}")),
     };

@@ -47,6 +47,10 @@ enum Command {
         /// A checkpoint kept outside the log to check it against (repeatable).
         #[arg(long)]
         checkpoint: Vec<std::path::PathBuf>,
+        /// The log's checkpoint origin (repeatable). Default: the trusted key's name, or the
+        /// legacy `mtlog-audit/<log id>`; a checkpoint naming another is another log's.
+        #[arg(long)]
+        origin: Vec<String>,
     },
     /// Generate a checkpoint signing key: PREFIX.key (private, mode 0600) and PREFIX.vkey.
     Keygen {
@@ -96,6 +100,10 @@ enum Command {
         /// A trusted verifier key: a .vkey file or the key text (repeatable).
         #[arg(long)]
         key: Vec<String>,
+        /// The log's checkpoint origin (repeatable). Default: the name of the key that
+        /// verified it, or the legacy `mtlog-audit/<log id>`.
+        #[arg(long)]
+        origin: Vec<String>,
     },
     /// Print events in seq order, by seq range or time range.
     Replay {
@@ -190,8 +198,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Verify { wal, key, checkpoint } => {
-            commands::verify(&wal, &key, &checkpoint, cli.json)
+        Command::Verify { wal, key, checkpoint, origin } => {
+            commands::verify(&wal, &key, &checkpoint, &origin, cli.json)
         }
         Command::Keygen { name, out } => integrity::keygen(&name, &out, cli.json),
         Command::Prove { wal, seq, old_size, tree_size } => commands::open(&wal, false)
@@ -201,7 +209,9 @@ fn main() -> ExitCode {
                 let reader = commands::open(&wal, false)?;
                 integrity::bundle(&reader, seqs, checkpoint.as_deref(), &output, cli.json)
             }),
-        Command::VerifyBundle { bundle, key } => integrity::verify_bundle(&bundle, &key, cli.json),
+        Command::VerifyBundle { bundle, key, origin } => {
+            integrity::verify_bundle(&bundle, &key, &origin, cli.json)
+        }
         Command::Replay { wal, seq, from, to, output } => {
             commands::replay(&wal, seq.as_deref(), from.as_deref(), to.as_deref(), output, cli.json)
         }

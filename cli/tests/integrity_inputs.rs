@@ -129,3 +129,72 @@ fn endless_checkpoint_and_bundle_files_are_refused_at_their_limit() {
     assert_eq!(out.status.code(), Some(3), "{}", both(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/dev/zero"));
 }
+
+/// Signs a checkpoint of `dir`'s first `size` events under `origin` with the test key.
+fn foreign_checkpoint(dir: &Path, origin: &str, size: u64, root: Option<[u8; 32]>) -> String {
+    let reader = mtlog_audit::Reader::open(dir).unwrap();
+    let root = root.unwrap_or_else(|| reader.tree_root(size).unwrap());
+    let checkpoint = mtlog_audit::integrity::checkpoint::Checkpoint::new(origin, size, root);
+    checkpoint.unwrap().sign(&[&signer()]).unwrap()
+}
+
+#[test]
+fn a_trusted_keys_checkpoint_of_another_origin_is_another_logs_never_valid() {
+    // Regression (issue #19, 21): a trusted key's checkpoint for `other.example/log` with the
+    // right root was accepted (exit 0); with another root it read "root mismatch, history
+    // rewritten". Both are "checkpoint of another log" (exit 6) unless --origin names it.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = signed_log(tmp.path());
+    let d = dir.to_str().unwrap();
+    let vkey = signer().verifier().to_vkey();
+    let same_root = tmp.path().join("same-root.note");
+    std::fs::write(&same_root, foreign_checkpoint(&dir, "other.example/log", 5, None)).unwrap();
+    let other_root = tmp.path().join("other-root.note");
+    let forged = foreign_checkpoint(&dir, "other.example/log", 3, Some([9; 32]));
+    std::fs::write(&other_root, forged).unwrap();
+    for file in [&same_root, &other_root] {
+        let f = file.to_str().unwrap();
+        let out = run(&["verify", "--wal", d, "--key", &vkey, "--checkpoint", f]);
+        assert_eq!(out.status.code(), Some(6), "{}", both(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("CHECKPOINT OF ANOTHER LOG"), "{stdout}");
+        assert!(!stdout.contains("ROOT MISMATCH"), "{stdout}");
+    }
+    // Named as this log's origin, the same-root one checks out.
+    let f = same_root.to_str().unwrap();
+    let (ours, theirs) = ("inputs.example/log", "other.example/log");
+    let args = ["verify", "--wal", d, "--key", &vkey, "--checkpoint", f, "--origin", ours];
+    let out = run(&[&args[..], &["--origin", theirs]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    // --origin alone pins it: the log's own checkpoints (origin = key name) are now foreign.
+    let out = run(&["verify", "--wal", d, "--key", &vkey, "--origin", theirs]);
+    assert_eq!(out.status.code(), Some(6), "{}", both(&out));
+
+    // verify-bundle: a bundle proved against the foreign checkpoint is another log's.
+    let bundle = tmp.path().join("bundle.json");
+    let b = bundle.to_str().unwrap();
+    let out = run(&["bundle", "--wal", d, "--seq", "1..3", "--checkpoint", f, "--output", b]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let out = run(&["verify-bundle", "--bundle", b, "--key", &vkey]);
+    assert_eq!(out.status.code(), Some(6), "{}", both(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("another log's"), "{}", both(&out));
+    let out = run(&["verify-bundle", "--bundle", b, "--key", &vkey, "--origin", theirs]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+}
+
+#[test]
+fn another_logs_larger_checkpoint_in_the_log_directory_is_not_truncation() {
+    // Regression (issue #19, 6): a checkpoint of another log, signed by the same key and larger
+    // than this log, dropped into DIR/checkpoints made `verify` say "behind" (exit 5).
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = signed_log(tmp.path());
+    let planted = dir.join("checkpoints").join("checkpoint-00000000000000000050.note");
+    let other =
+        mtlog_audit::integrity::checkpoint::Checkpoint::new("other.example/log", 50, [1; 32]);
+    std::fs::write(&planted, other.unwrap().sign(&[&signer()]).unwrap()).unwrap();
+    let vkey = signer().verifier().to_vkey();
+    let out = run(&["verify", "--wal", dir.to_str().unwrap(), "--key", &vkey]);
+    assert_eq!(out.status.code(), Some(6), "{}", both(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("CHECKPOINT OF ANOTHER LOG") && !stdout.contains("BEHIND"), "{stdout}");
+}

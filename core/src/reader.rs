@@ -735,6 +735,22 @@ impl<D: Disk> Reader<D> {
         trusted: &[Verifier],
         external: Vec<CheckpointInput>,
     ) -> Result<AuditReport, Error> {
+        let origins = audit::Origins::Default { log_id: self.log_id() };
+        self.audit_origins(trusted, external, origins)
+    }
+
+    /// [`Reader::audit`] with the origin lines that are this log's given (`verify --origin`);
+    /// a checkpoint naming another is reported as another log's
+    /// ([`TreeStatus::OtherLog`](audit::TreeStatus::OtherLog)).
+    ///
+    /// # Errors
+    /// As [`Reader::audit`].
+    pub fn audit_origins(
+        &self,
+        trusted: &[Verifier],
+        external: Vec<CheckpointInput>,
+        origins: audit::Origins<'_>,
+    ) -> Result<AuditReport, Error> {
         let mut inputs: Vec<CheckpointInput> = self
             .checkpoints()?
             .into_iter()
@@ -755,6 +771,7 @@ impl<D: Disk> Reader<D> {
             damaged: !self.report.is_valid(),
             roots: &roots,
             source: &source,
+            origins,
         };
         Ok(audit::audit(&log, &inputs, trusted, &rotations))
     }

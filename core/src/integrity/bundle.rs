@@ -27,7 +27,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::chain::{self, to_hex};
-use super::checkpoint::{Checkpoint, OpenError};
+use super::checkpoint::{legacy_origin, Checkpoint, OpenError};
 use super::merkle::{self, Hash, ProofError};
 use super::note::{NoteKey, Verifier};
 use crate::event::Event;
@@ -185,6 +185,13 @@ pub enum BundleError {
         /// The seq found.
         found: u64,
     },
+    /// The checkpoint is another log's: its origin is not one expected (the `origins` given,
+    /// or by default the name of a key that verified it, or the legacy
+    /// [`legacy_origin`](super::checkpoint::legacy_origin) of the bundle's log id).
+    OtherLog {
+        /// The origin the checkpoint names.
+        origin: String,
+    },
     /// An entry's fields do not decode.
     Entry {
         /// Its seq.
@@ -225,6 +232,11 @@ impl fmt::Display for BundleError {
                 f,
                 "bundle entry {position} is seq {found}, expected {expected}: entries were \
                  dropped, swapped or duplicated"
+            ),
+            BundleError::OtherLog { origin } => write!(
+                f,
+                "bundle checkpoint is another log's: origin {origin:?} is not the one expected \
+                 (give --origin if this log was given a custom origin)"
             ),
             BundleError::Entry { seq, reason } => write!(f, "bundle entry seq {seq}: {reason}"),
             BundleError::Proof { seq, error } => {
@@ -294,6 +306,20 @@ impl Bundle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn verify(&self, verifiers: &[Verifier]) -> Result<BundleReport, BundleError> {
+        self.verify_origins(verifiers, &[])
+    }
+
+    /// [`Bundle::verify`], also requiring the checkpoint's origin to be one of `origins`
+    /// (`verify-bundle --origin`); with none given, the defaults: the name of a key that
+    /// verified the checkpoint, or the legacy origin of the bundle's log id.
+    ///
+    /// # Errors
+    /// As [`Bundle::verify`], and [`BundleError::OtherLog`] for another origin.
+    pub fn verify_origins(
+        &self,
+        verifiers: &[Verifier],
+        origins: &[String],
+    ) -> Result<BundleReport, BundleError> {
         if self.format != BUNDLE_FORMAT {
             return Err(BundleError::Format(format!("format is {:?}", self.format)));
         }
@@ -301,6 +327,14 @@ impl Bundle {
             .map_err(|_| BundleError::Format("log_id is not 32 hex digits".into()))?;
         let (checkpoint, signed_by) = Checkpoint::open_note(self.checkpoint.as_bytes(), verifiers)
             .map_err(BundleError::Checkpoint)?;
+        let origin = checkpoint.origin();
+        let expected = match origins {
+            [] => origin == legacy_origin(log_id) || signed_by.iter().any(|k| k.name == origin),
+            list => list.iter().any(|o| o == origin),
+        };
+        if !expected {
+            return Err(BundleError::OtherLog { origin: origin.to_owned() });
+        }
         if checkpoint.size() != self.tree_size {
             return Err(BundleError::TreeSize {
                 stated: self.tree_size,
