@@ -5,14 +5,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use mtlog_audit::integrity::audit::{AuditReport, CheckpointInput, Verdict};
+use mtlog_audit::integrity::audit::{AuditReport, CheckpointInput, SignatureStatus, Verdict};
 use mtlog_audit::integrity::bundle::{Bundle, BundleError};
 use mtlog_audit::integrity::chain::to_hex;
 use mtlog_audit::integrity::checkpoint::{Checkpoint, OpenError};
 use mtlog_audit::integrity::note::{self, NoteError, Signer, Verifier};
 use mtlog_audit::integrity::store;
 use mtlog_audit::io::{Entropy, OsEntropy};
-use mtlog_audit::Reader;
+use mtlog_audit::reader::TileConflict;
+use mtlog_audit::{MerkleCacheReport, Reader};
 use serde_json::{json, Value};
 
 use crate::commands::{input, Failure, Outcome, EXIT_DAMAGED};
@@ -150,32 +151,49 @@ pub fn load_checkpoints(files: &[PathBuf]) -> Result<Vec<CheckpointInput>, Failu
         .collect()
 }
 
-/// The checkpoint lines of `verify` (text) after the WAL lines.
-pub fn print_audit(report: &AuditReport, reader: &Reader) {
-    println!("merkle     {} events, root {}", report.tree_size, to_hex(&report.root));
-    if report.checkpoints.is_empty() {
-        println!("checkpoint none found");
+/// The tile cache's side of `verify`: `None` when the log has no `merkle/` directory.
+pub fn check_cache(reader: &Reader) -> Option<MerkleCacheReport> {
+    reader.dir().join(store::MERKLE_DIR).is_dir().then(|| reader.check_merkle_cache())
+}
+
+/// What the tile cache says about the log. A tile that does not decode is cache damage (no
+/// verdict); an intact tile that records other hashes than the log's was written for another
+/// history: the log was rewritten after it (tampered). One holding hashes past the end of a
+/// clean log says the log was longer (behind); past the end of a damaged one, it is explained
+/// by the damage.
+pub fn cache_verdict(cache: Option<&MerkleCacheReport>, wal_damaged: bool) -> Verdict {
+    let conflicts = cache.map(|c| c.tiles_conflicting.as_slice()).unwrap_or_default();
+    conflicts.iter().fold(Verdict::Valid, |verdict, (_, conflict)| {
+        verdict.min(match conflict {
+            TileConflict::Disagrees => Verdict::Tampered,
+            TileConflict::PastEnd { .. } if wal_damaged => Verdict::Valid,
+            TileConflict::PastEnd { .. } => Verdict::Behind,
+        })
+    })
+}
+
+/// The checkpoint and cache lines of `verify` (text) after the WAL lines; `verdict` is the
+/// audit's and the cache's together.
+pub fn print_audit(
+    report: &AuditReport,
+    cache: Option<&MerkleCacheReport>,
+    show_checkpoints: bool,
+    verdict: Verdict,
+) {
+    if show_checkpoints {
+        print_checkpoints(report);
     }
-    for c in &report.checkpoints {
-        let size = c.checkpoint.as_ref().map_or("?".to_owned(), |c| c.size().to_string());
-        let place = if c.external { "external" } else { "in log" };
-        println!("checkpoint {size} ({place}) {}", c.source);
-        println!("             {}; {}", c.signature, c.tree);
+    if let Some(cache) = cache {
+        print_cache(cache);
     }
-    for c in &report.consistency {
-        println!("consistent {} -> {}: {}", c.old_size, c.new_size, c.status);
+    let cache_alarm = cache.is_some_and(|c| !c.tiles_conflicting.is_empty());
+    if !show_checkpoints && !cache_alarm {
+        return; // a log without checkpoints, verified without keys: the WAL lines say it all
     }
-    for (seq, key) in &report.keys_learned {
-        println!("key        trusted {key} from the rotation record at seq {seq}");
-    }
-    print_cache(reader, false);
-    let verdict = report.verdict();
     let verified = report
         .checkpoints
         .iter()
-        .filter(|c| {
-            matches!(c.signature, mtlog_audit::integrity::audit::SignatureStatus::Verified(_))
-        })
+        .filter(|c| matches!(c.signature, SignatureStatus::Verified(_)))
         .count();
     match verdict {
         Verdict::Valid if report.signatures_checked => println!(
@@ -193,8 +211,31 @@ pub fn print_audit(report: &AuditReport, reader: &Reader) {
     }
 }
 
-/// The checkpoint fields of `verify --json`.
-pub fn audit_json(report: &AuditReport, reader: &Reader) -> Value {
+fn print_checkpoints(report: &AuditReport) {
+    println!("merkle     {} events, root {}", report.tree_size, to_hex(&report.root));
+    if report.checkpoints.is_empty() {
+        println!("checkpoint none found");
+    }
+    for c in &report.checkpoints {
+        let size = c.checkpoint.as_ref().map_or("?".to_owned(), |c| c.size().to_string());
+        let place = if c.external { "external" } else { "in log" };
+        println!("checkpoint {size} ({place}) {}", c.source);
+        println!("             {}; {}", c.signature, c.tree);
+    }
+    for c in &report.consistency {
+        println!("consistent {} -> {}: {}", c.old_size, c.new_size, c.status);
+    }
+    for (seq, key) in &report.keys_learned {
+        println!("key        trusted {key} from the rotation record at seq {seq}");
+    }
+}
+
+/// The checkpoint and cache fields of `verify --json`.
+pub fn audit_json(
+    report: &AuditReport,
+    cache: Option<&MerkleCacheReport>,
+    verdict: Verdict,
+) -> Value {
     let checkpoints: Vec<Value> = report
         .checkpoints
         .iter()
@@ -214,36 +255,48 @@ pub fn audit_json(report: &AuditReport, reader: &Reader) -> Value {
         .iter()
         .map(|c| json!({"old_size": c.old_size, "new_size": c.new_size, "status": c.status.to_string()}))
         .collect();
+    let path_and = |p: &Path, why: &dyn std::fmt::Display| format!("{}: {why}", p.display());
+    let damaged: Vec<String> = cache
+        .map(|c| c.tiles_damaged.iter().map(|(p, why)| path_and(p, why)).collect())
+        .unwrap_or_default();
+    let conflicting: Vec<String> = cache
+        .map(|c| c.tiles_conflicting.iter().map(|(p, why)| path_and(p, why)).collect())
+        .unwrap_or_default();
     json!({
         "tree_size": report.tree_size,
         "merkle_root": to_hex(&report.root),
         "checkpoints": checkpoints,
         "consistency": consistency,
         "keys_learned": report.keys_learned.iter().map(|(s, k)| json!({"seq": s, "key": k.to_string()})).collect::<Vec<_>>(),
-        "verdict": format!("{:?}", report.verdict()).to_lowercase(),
-        "merkle_cache_damaged": print_cache(reader, true),
+        "verdict": format!("{verdict:?}").to_lowercase(),
+        "merkle_cache_damaged": damaged,
+        "merkle_cache_contradicts_log": conflicting,
     })
 }
 
-/// Checks the tile cache; prints a line if damaged (unless quiet). Returns the damaged paths.
-fn print_cache(reader: &Reader, quiet: bool) -> Vec<String> {
-    if !reader.dir().join(store::MERKLE_DIR).is_dir() {
-        return Vec::new();
-    }
-    let cache = reader.check_merkle_cache();
-    let damaged: Vec<String> =
-        cache.tiles_damaged.iter().map(|(p, why)| format!("{}: {why}", p.display())).collect();
-    if !quiet && !damaged.is_empty() {
+/// The cache lines of `verify`: damaged tiles (a cache, rebuilt on the next open) and tiles
+/// that contradict the log (evidence against the log).
+fn print_cache(cache: &MerkleCacheReport) {
+    if !cache.tiles_damaged.is_empty() {
         println!(
             "cache      {} damaged tile(s), not used (a cache: rebuilt from the WAL on the next \
              open; the log itself is not affected)",
-            damaged.len()
+            cache.tiles_damaged.len()
         );
-        for d in &damaged {
-            println!("  {d}");
+        for (path, why) in &cache.tiles_damaged {
+            println!("  {}: {why}", path.display());
         }
     }
-    damaged
+    if !cache.tiles_conflicting.is_empty() {
+        println!(
+            "cache      EVIDENCE AGAINST THE LOG: {} intact tile(s) record another history: the \
+             log was rewritten or truncated after they were written",
+            cache.tiles_conflicting.len()
+        );
+        for (path, why) in &cache.tiles_conflicting {
+            println!("  {}: {why}", path.display());
+        }
+    }
 }
 
 pub fn keygen(name: &str, out: &Path, as_json: bool) -> Outcome {

@@ -198,3 +198,94 @@ fn another_logs_larger_checkpoint_in_the_log_directory_is_not_truncation() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("CHECKPOINT OF ANOTHER LOG") && !stdout.contains("BEHIND"), "{stdout}");
 }
+
+/// A clock that ticks one millisecond per reading from a fixed instant.
+struct TickClock(std::sync::atomic::AtomicI64);
+impl mtlog_audit::io::Clock for TickClock {
+    fn wall_nanos(&self) -> i64 {
+        self.0.fetch_add(1_000_000, std::sync::atomic::Ordering::SeqCst)
+    }
+    fn monotonic_nanos(&self) -> u64 {
+        0
+    }
+}
+
+/// Deterministic "randomness": two logs written with it get the same log id.
+struct CountingEntropy(std::sync::atomic::AtomicU64);
+impl mtlog_audit::io::Entropy for CountingEntropy {
+    fn fill(&self, buf: &mut [u8]) {
+        for b in buf {
+            *b = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) as u8;
+        }
+    }
+}
+
+/// A log with a fixed log id holding `amounts` as events; signed (tiles, checkpoints) or not.
+fn fixed_id_log(dir: &Path, amounts: &[u64], signed: bool) {
+    use std::sync::atomic::{AtomicI64, AtomicU64};
+    use std::sync::Arc;
+    let mut options = Options::new(dir);
+    if signed {
+        options = options.signer(signer());
+    }
+    let sink = Sink::open_with(
+        options,
+        Arc::new(mtlog_audit::io::RealDisk),
+        Arc::new(TickClock(AtomicI64::new(1_795_000_000_000_000_000))),
+        Arc::new(CountingEntropy(AtomicU64::new(0))),
+    )
+    .unwrap();
+    for amount in amounts {
+        sink.event(Level::Information, "Paid {Amount}").with("Amount", *amount).emit().unwrap();
+    }
+    sink.close().unwrap();
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn intact_tiles_that_contradict_a_rewritten_log_are_evidence_not_cache_damage() {
+    // Regression (issue #19, 24): a log rewritten with every CRC, seq, chain link and seal
+    // recomputed, its checkpoints deleted, verified as valid (exit 0) while `verify` said the
+    // persisted tiles disagree and "the log itself is not affected". Method: the forged log is
+    // a real log with the same log id and one amount changed (so everything in the WAL is
+    // consistent); the original's merkle/ directory is left beside it.
+    let tmp = tempfile::tempdir().unwrap();
+    let amounts: Vec<u64> = (1..=20).collect();
+    let original = tmp.path().join("original");
+    fixed_id_log(&original, &amounts, true);
+    let mut changed = amounts.clone();
+    changed[2] = 1_000_000;
+    for (name, forged, code, word) in [
+        ("rewritten", &changed[..], 4, "\"tampered\""),
+        ("truncated", &amounts[..15], 5, "\"behind\""),
+    ] {
+        let dir = tmp.path().join(name);
+        fixed_id_log(&dir, forged, false);
+        copy_tree(&original.join("merkle"), &dir.join("merkle"));
+        let d = dir.to_str().unwrap();
+        let out = run(&["verify", "--wal", d]);
+        assert_eq!(out.status.code(), Some(code), "{name}: {}", both(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("valid: every record checksummed"), "{name}: WAL looks fine");
+        assert!(stdout.contains("EVIDENCE AGAINST THE LOG"), "{name}: {stdout}");
+        assert!(!stdout.contains("not affected"), "{name}: {stdout}");
+        let out = run(&["verify", "--wal", d, "--json"]);
+        assert_eq!(out.status.code(), Some(code));
+        assert!(both(&out).contains(&format!("\"verdict\":{word}")), "{}", both(&out));
+    }
+    // The same tiles beside the log they were written for: valid.
+    let out = run(&["verify", "--wal", original.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+}
