@@ -457,7 +457,15 @@ pub fn bundle(
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn verify_bundle(file: &Path, keys: &[String], origins: &[String], as_json: bool) -> Outcome {
+/// `verify-bundle`; `seqs` is the range asked for (`--seq A..B`; `A..`: up to the checkpoint's
+/// tree size), the only defence against entries dropped at an end of a bundle.
+pub fn verify_bundle(
+    file: &Path,
+    keys: &[String],
+    origins: &[String],
+    seqs: Option<(u64, Option<u64>)>,
+    as_json: bool,
+) -> Outcome {
     let verifiers = load_keys(keys)?;
     if verifiers.is_empty() {
         return Err(input("verify-bundle needs at least one --key"));
@@ -465,18 +473,31 @@ pub fn verify_bundle(file: &Path, keys: &[String], origins: &[String], as_json: 
     let bytes = read_bounded("--bundle", file, BUNDLE_FILE_LEN_MAX)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| input(format!("--bundle {}: not UTF-8 text", file.display())))?;
-    let result = Bundle::from_json(&text).and_then(|b| b.verify_origins(&verifiers, origins));
+    let result = Bundle::from_json(&text)
+        .and_then(|b| b.verify_origins(&verifiers, origins))
+        .and_then(|report| match seqs {
+            Some((first, last)) => report.require_range(first, last).map(|()| report),
+            None => Ok(report),
+        });
+    let range_note = |r: &mtlog_audit::integrity::bundle::BundleReport| match seqs {
+        Some(_) => "; the range asked for".to_owned(),
+        None if r.reaches_checkpoint() => "; up to the checkpoint's signed tree size".to_owned(),
+        None => "; the range is the bundle's own, unsigned statement (give --seq A..B to \
+                 require the one you asked for)"
+            .to_owned(),
+    };
     let (code, message) = match &result {
         Ok(r) => (
             0,
             format!(
                 "valid: {} events, seqs {}..={}, each proved in the checkpoint of {} events \
-                 signed by {}",
+                 signed by {}{}",
                 r.count,
                 r.seq_first,
                 r.seq_last,
                 r.checkpoint.size(),
-                r.signed_by.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                r.signed_by.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                range_note(r)
             ),
         ),
         Err(BundleError::Checkpoint(OpenError::Note(NoteError::Unverifiable { .. }))) => (

@@ -104,6 +104,10 @@ enum Command {
         /// verified it, or the legacy `mtlog-audit/<log id>`.
         #[arg(long)]
         origin: Vec<String>,
+        /// The seq range asked for, `A..B` (`A..`: up to the checkpoint's tree size). A bundle's
+        /// own range is not signed: without this, entries dropped at an end go unnoticed.
+        #[arg(long)]
+        seq: Option<String>,
     },
     /// Print events in seq order, by seq range or time range.
     Replay {
@@ -209,8 +213,11 @@ fn main() -> ExitCode {
                 let reader = commands::open(&wal, false)?;
                 integrity::bundle(&reader, seqs, checkpoint.as_deref(), &output, cli.json)
             }),
-        Command::VerifyBundle { bundle, key, origin } => {
-            integrity::verify_bundle(&bundle, &key, &origin, cli.json)
+        Command::VerifyBundle { bundle, key, origin, seq } => {
+            seq.as_deref().map(commands::parse_seq_range).transpose().and_then(|seqs| {
+                let seqs = seqs.map(|(a, b)| (a, (b != u64::MAX).then_some(b)));
+                integrity::verify_bundle(&bundle, &key, &origin, seqs, cli.json)
+            })
         }
         Command::Replay { wal, seq, from, to, output } => {
             commands::replay(&wal, seq.as_deref(), from.as_deref(), to.as_deref(), output, cli.json)

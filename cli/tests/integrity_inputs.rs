@@ -289,3 +289,36 @@ fn intact_tiles_that_contradict_a_rewritten_log_are_evidence_not_cache_damage() 
     let out = run(&["verify", "--wal", original.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
 }
+
+#[test]
+fn entries_dropped_from_a_bundles_end_are_caught_against_the_range_asked_for() {
+    // Regression (issue #19): a bundle's count and range are signed by nobody, so the last
+    // entries could be dropped with the header edited to match, and verify-bundle said valid.
+    // Now the verifier states the range it asked for (`--seq A..B`, or `A..` for "up to the
+    // signed tree size"), and without it the output says the range is unsigned.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = signed_log(tmp.path());
+    let file = tmp.path().join("bundle.json");
+    let (d, f) = (dir.to_str().unwrap(), file.to_str().unwrap());
+    let out = run(&["bundle", "--wal", d, "--seq", "2..5", "--output", f]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let vkey = signer().verifier().to_vkey();
+    for seq in ["2..5", "2.."] {
+        let out = run(&["verify-bundle", "--bundle", f, "--key", &vkey, "--seq", seq]);
+        assert_eq!(out.status.code(), Some(0), "{seq}: {}", both(&out));
+    }
+    let mut bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    bundle["entries"].as_array_mut().unwrap().pop();
+    bundle["count"] = 3.into();
+    bundle["seq_last"] = 4.into();
+    std::fs::write(&file, bundle.to_string()).unwrap();
+    let out = run(&["verify-bundle", "--bundle", f, "--key", &vkey]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unsigned statement"), "{}", both(&out));
+    for seq in ["2..5", "2.."] {
+        let out = run(&["verify-bundle", "--bundle", f, "--key", &vkey, "--seq", seq]);
+        assert_eq!(out.status.code(), Some(4), "{seq}: {}", both(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("dropped"), "{}", both(&out));
+    }
+}

@@ -15,7 +15,10 @@
 //! ```
 //!
 //! The bundle states its count and seq range, and entries must be exactly the seqs `a..=b`:
-//! an entry dropped from the file, or two swapped, fails verification.
+//! an entry dropped from the file, or two swapped, fails verification. The count and range are
+//! not signed, though: entries dropped at an end, with the header edited to match, are caught
+//! only against the range the verifier asked for, or when the range must end at the
+//! checkpoint's signed tree size ([`BundleReport::require_range`]).
 //!
 //! [`Reader::export_bundle`](crate::Reader::export_bundle) makes a bundle (see there for the
 //! round trip); [`Bundle::verify`] checks one offline.
@@ -80,7 +83,11 @@ pub struct BundleEntry {
     pub clef: Option<String>,
 }
 
-/// What a verified bundle proves. See [`Bundle::verify`] for an example.
+/// What a verified bundle proves: each entry is the event at its seq in the signed tree.
+/// Which seqs it holds is the bundle's own, unsigned statement: whoever passes a bundle on can
+/// drop entries at either end and edit the count and range to match. Only the range the
+/// verifier asked for ([`BundleReport::require_range`]), or a range ending at the checkpoint's
+/// signed tree size, rules that out. See [`Bundle::verify`] for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BundleReport {
     /// The checkpoint.
@@ -206,6 +213,17 @@ pub enum BundleError {
         /// Why.
         error: ProofError,
     },
+    /// The bundle does not cover the range the verifier asked for
+    /// ([`BundleReport::require_range`]): entries were dropped at an end, with the bundle's
+    /// unsigned count and range edited to match.
+    Range {
+        /// The first seq asked for.
+        seq_first: u64,
+        /// The last seq asked for (`None`: up to the checkpoint's tree size).
+        seq_last: Option<u64>,
+        /// The range the bundle holds.
+        found: (u64, u64),
+    },
     /// An entry's CLEF text is not its body's.
     Clef {
         /// Its seq.
@@ -242,6 +260,15 @@ impl fmt::Display for BundleError {
             BundleError::Proof { seq, error } => {
                 write!(f, "bundle entry seq {seq} is not in the checkpoint's tree: {error}")
             }
+            BundleError::Range { seq_first, seq_last, found: (a, b) } => {
+                let last =
+                    seq_last.map_or("the checkpoint's tree size".to_owned(), |l| l.to_string());
+                write!(
+                    f,
+                    "bundle holds seqs {a}..={b}, not the {seq_first}..={last} asked for: entries \
+                     were dropped (a bundle's own count and range are not signed)"
+                )
+            }
             BundleError::Clef { seq } => {
                 write!(f, "bundle entry seq {seq}: its CLEF text is not what its body holds")
             }
@@ -251,6 +278,62 @@ impl fmt::Display for BundleError {
 }
 
 impl std::error::Error for BundleError {}
+
+impl BundleReport {
+    /// Whether the entries run up to the checkpoint's tree size: that end is signed, so no
+    /// entry can have been dropped after the last one.
+    pub fn reaches_checkpoint(&self) -> bool {
+        self.seq_last == self.checkpoint.size()
+    }
+
+    /// Requires the bundle to hold exactly seqs `seq_first..=seq_last`, as the verifier asked
+    /// for them (`verify-bundle --seq`); `seq_last` `None` asks for every seq up to the
+    /// checkpoint's signed tree size.
+    ///
+    /// # Errors
+    /// [`BundleError::Range`] if the bundle holds another range: entries were dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::integrity::bundle::{Bundle, BundleError};
+    /// use mtlog_audit::integrity::note::Signer;
+    /// use mtlog_audit::{Level, Options, Reader, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path();
+    /// let signer = Signer::from_seed("example.com/audit", [5; 32])?; // use io::Entropy
+    /// let sink = Sink::open(Options::new(dir).signer(signer.clone()))?;
+    /// for n in 0..4 {
+    ///     sink.event(Level::Information, "Paid {N}").with("N", n).emit()?;
+    /// }
+    /// sink.close()?;
+    /// let reader = Reader::open(dir)?;
+    /// let note = String::from_utf8(reader.checkpoints()?.pop().unwrap().bytes)?;
+    /// let mut bundle = reader.export_bundle(2..=4, &note)?;
+    /// let report = bundle.verify(&[signer.verifier()])?;
+    /// assert!(report.reaches_checkpoint()); // seq 4 is the signed tree size
+    /// report.require_range(2, Some(4))?;
+    ///
+    /// // The last entry dropped and the header edited to match: the entries left verify...
+    /// bundle.entries.pop();
+    /// (bundle.count, bundle.seq_last) = (2, 3);
+    /// let report = bundle.verify(&[signer.verifier()])?;
+    /// // ...but not as the range asked for, nor up to the checkpoint.
+    /// assert!(matches!(report.require_range(2, Some(4)), Err(BundleError::Range { .. })));
+    /// assert!(matches!(report.require_range(2, None), Err(BundleError::Range { .. })));
+    /// assert!(!report.reaches_checkpoint());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn require_range(&self, seq_first: u64, seq_last: Option<u64>) -> Result<(), BundleError> {
+        let last = seq_last.unwrap_or(self.checkpoint.size());
+        if (self.seq_first, self.seq_last) != (seq_first, last) {
+            let found = (self.seq_first, self.seq_last);
+            return Err(BundleError::Range { seq_first, seq_last, found });
+        }
+        Ok(())
+    }
+}
 
 impl Bundle {
     /// Parses a bundle's JSON. See [`Bundle::verify`] for an example.
