@@ -11,6 +11,7 @@ use mtlog_audit::integrity::chain::to_hex;
 use mtlog_audit::integrity::checkpoint::{Checkpoint, OpenError};
 use mtlog_audit::integrity::note::{self, NoteError, Signer, Verifier};
 use mtlog_audit::integrity::store;
+use mtlog_audit::integrity::tlog_proof::{TlogProof, TlogProofError, TLOG_PROOF_HEADER};
 use mtlog_audit::io::{Entropy, OsEntropy};
 use mtlog_audit::reader::TileConflict;
 use mtlog_audit::{MerkleCacheReport, Reader};
@@ -416,6 +417,25 @@ pub fn prove(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `prove --seq N --tlog-proof`: the event's proof as a C2SP `tlog-proof@v1` on stdout.
+pub fn prove_tlog(reader: &Reader, seq: u64, checkpoint: Option<&Path>) -> Outcome {
+    let path = match checkpoint {
+        Some(p) => p.to_path_buf(),
+        None => reader.dir().join(store::CHECKPOINTS_DIR).join(store::LATEST),
+    };
+    let note = read_bounded("checkpoint", &path, CHECKPOINT_FILE_LEN_MAX)
+        .map_err(|e| input(format!("{e} (no checkpoint to prove against)")))?;
+    let note = String::from_utf8(note)
+        .map_err(|_| input(format!("checkpoint {}: not UTF-8 text", path.display())))?;
+    let bundle = reader.export_bundle(seq..=seq, &note).map_err(input)?;
+    let proofs = bundle.to_tlog_proofs().map_err(input)?;
+    let [proof] = proofs.as_slice() else {
+        return Err(input(format!("--seq {seq}: no such event in the checkpoint's tree")));
+    };
+    print!("{}", proof.to_text());
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn bundle(
     reader: &Reader,
     seqs: (u64, u64),
@@ -473,6 +493,9 @@ pub fn verify_bundle(
     let bytes = read_bounded("--bundle", file, BUNDLE_FILE_LEN_MAX)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| input(format!("--bundle {}: not UTF-8 text", file.display())))?;
+    if text.starts_with(TLOG_PROOF_HEADER) {
+        return verify_tlog_proof(file, &text, &verifiers, origins, seqs, as_json);
+    }
     let result = Bundle::from_json(&text)
         .and_then(|b| b.verify_origins(&verifiers, origins))
         .and_then(|report| match seqs {
@@ -515,6 +538,49 @@ pub fn verify_bundle(
         println!("{}", json!({"valid": code == 0, "result": message}));
     } else {
         println!("bundle     {}", file.display());
+        println!("result     {message}");
+    }
+    Ok(if code == 0 { ExitCode::SUCCESS } else { ExitCode::from(code) })
+}
+
+/// `verify-bundle` on a C2SP tlog-proof: one event.
+fn verify_tlog_proof(
+    file: &Path,
+    text: &str,
+    verifiers: &[Verifier],
+    origins: &[String],
+    seqs: Option<(u64, Option<u64>)>,
+    as_json: bool,
+) -> Outcome {
+    let proof = TlogProof::parse(text).map_err(|e| input(format!("{}: {e}", file.display())))?;
+    let (code, message) = match proof.verify(verifiers, origins) {
+        Ok(p) if seqs.is_some_and(|asked| asked != (p.seq, Some(p.seq))) => (
+            EXIT_TAMPERED,
+            format!("TAMPERED: the proof is for seq {}, not the range asked for", p.seq),
+        ),
+        Ok(p) => (
+            0,
+            format!(
+                "valid: seq {} of log {:032x}, proved in the checkpoint of {} events signed by {}",
+                p.seq,
+                p.log_id,
+                p.checkpoint.size(),
+                p.signed_by.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        ),
+        Err(
+            e @ (TlogProofError::Checkpoint(OpenError::Note(NoteError::Unverifiable { .. }))
+            | TlogProofError::OtherLog { .. }),
+        ) => (EXIT_UNVERIFIABLE, format!("UNVERIFIABLE: {e}")),
+        Err(e @ (TlogProofError::Malformed { .. } | TlogProofError::NoRecord)) => {
+            return Err(input(format!("{}: {e}", file.display())))
+        }
+        Err(e) => (EXIT_TAMPERED, format!("TAMPERED: {e}")),
+    };
+    if as_json {
+        println!("{}", json!({"valid": code == 0, "result": message}));
+    } else {
+        println!("proof      {}", file.display());
         println!("result     {message}");
     }
     Ok(if code == 0 { ExitCode::SUCCESS } else { ExitCode::from(code) })

@@ -75,6 +75,13 @@ enum Command {
         /// The tree size to prove in (default: the newest checkpoint's, else the whole log).
         #[arg(long)]
         tree_size: Option<u64>,
+        /// Print --seq's proof as a C2SP tlog-proof@v1 against a signed checkpoint (--checkpoint,
+        /// default DIR/checkpoints/latest), checkable with standard tools alone.
+        #[arg(long, requires = "seq", conflicts_with_all = ["old_size", "tree_size"])]
+        tlog_proof: bool,
+        /// The checkpoint a --tlog-proof proves against.
+        #[arg(long, requires = "tlog_proof")]
+        checkpoint: Option<std::path::PathBuf>,
     },
     /// Write an export bundle: a checkpoint, events and their inclusion proofs, verifiable
     /// offline.
@@ -92,7 +99,8 @@ enum Command {
         #[arg(long)]
         output: std::path::PathBuf,
     },
-    /// Verify an export bundle offline with a verifier key.
+    /// Verify an export bundle, or a C2SP tlog-proof (`prove --tlog-proof`), offline with a
+    /// verifier key.
     VerifyBundle {
         /// The bundle file.
         #[arg(long)]
@@ -206,8 +214,12 @@ fn main() -> ExitCode {
             commands::verify(&wal, &key, &checkpoint, &origin, cli.json)
         }
         Command::Keygen { name, out } => integrity::keygen(&name, &out, cli.json),
-        Command::Prove { wal, seq, old_size, tree_size } => commands::open(&wal, false)
-            .and_then(|r| integrity::prove(&r, seq, old_size, tree_size, cli.json)),
+        Command::Prove { wal, seq, old_size, tree_size, tlog_proof, checkpoint } => {
+            commands::open(&wal, false).and_then(|r| match (tlog_proof, seq) {
+                (true, Some(seq)) => integrity::prove_tlog(&r, seq, checkpoint.as_deref()),
+                _ => integrity::prove(&r, seq, old_size, tree_size, cli.json),
+            })
+        }
         Command::Bundle { wal, seq, checkpoint, output } => commands::parse_seq_range(&seq)
             .and_then(|seqs| {
                 let reader = commands::open(&wal, false)?;

@@ -322,3 +322,36 @@ fn entries_dropped_from_a_bundles_end_are_caught_against_the_range_asked_for() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("dropped"), "{}", both(&out));
     }
 }
+
+#[test]
+fn prove_writes_a_c2sp_tlog_proof_that_verify_bundle_checks() {
+    // Issue #19, 23: one event's proof in the standard tlog-proof@v1 form.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = signed_log(tmp.path());
+    let d = dir.to_str().unwrap();
+    let out = run(&["prove", "--wal", d, "--seq", "3", "--tlog-proof"]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("c2sp.org/tlog-proof@v1\nextra "), "{text}");
+    assert!(text.contains("\nindex 2\n"), "{text}");
+    let file = tmp.path().join("event.tlog-proof");
+    std::fs::write(&file, &text).unwrap();
+    let f = file.to_str().unwrap();
+    let vkey = signer().verifier().to_vkey();
+    let out = run(&["verify-bundle", "--bundle", f, "--key", &vkey]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid: seq 3 of log"));
+    let out = run(&["verify-bundle", "--bundle", f, "--key", &vkey, "--seq", "4..4"]);
+    assert_eq!(out.status.code(), Some(4), "{}", both(&out));
+    // The record altered (one base64 character of the extra line): tampered.
+    let extra_at = text.find("extra ").unwrap() + "extra ".len() + 60;
+    let mut altered = text.into_bytes();
+    altered[extra_at] = if altered[extra_at] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&file, &altered).unwrap();
+    let out = run(&["verify-bundle", "--bundle", f, "--key", &vkey]);
+    assert_eq!(out.status.code(), Some(4), "{}", both(&out));
+    // Another key: unverifiable.
+    let stranger = Signer::from_seed("stranger.example/log", [9; 32]).unwrap();
+    let out = run(&["verify-bundle", "--bundle", f, "--key", &stranger.verifier().to_vkey()]);
+    assert_eq!(out.status.code(), Some(6), "{}", both(&out));
+}

@@ -33,6 +33,7 @@ use super::chain::{self, to_hex};
 use super::checkpoint::{legacy_origin, Checkpoint, OpenError};
 use super::merkle::{self, Hash, ProofError};
 use super::note::{NoteKey, Verifier};
+use super::tlog_proof::{leaf_bytes, TlogProof};
 use crate::event::Event;
 
 /// The `format` value of this version. See [`BundleError`] for an example.
@@ -194,7 +195,7 @@ pub enum BundleError {
     },
     /// The checkpoint is another log's: its origin is not one expected (the `origins` given,
     /// or by default the name of a key that verified it, or the legacy
-    /// [`legacy_origin`](super::checkpoint::legacy_origin) of the bundle's log id).
+    /// [`legacy_origin`] of the bundle's log id).
     OtherLog {
         /// The origin the checkpoint names.
         origin: String,
@@ -336,6 +337,39 @@ impl BundleReport {
 }
 
 impl Bundle {
+    /// Each entry as a C2SP `tlog-proof@v1` against the bundle's checkpoint, its leaf bytes
+    /// in the `extra` line (see [`tlog_proof`](super::tlog_proof)). Unverified: convert a
+    /// bundle you made or verified. See the [`tlog_proof`](super::tlog_proof) module for an
+    /// example.
+    ///
+    /// # Errors
+    /// [`BundleError::Format`] for a bad log id; [`BundleError::Entry`] for a body or proof
+    /// hash that does not decode.
+    pub fn to_tlog_proofs(&self) -> Result<Vec<TlogProof>, BundleError> {
+        let log_id = u128::from_str_radix(&self.log_id, 16)
+            .map_err(|_| BundleError::Format("log_id is not 32 hex digits".into()))?;
+        self.entries
+            .iter()
+            .map(|entry| {
+                let seq = entry.seq;
+                let bad = |reason: &str| BundleError::Entry { seq, reason: reason.to_owned() };
+                let body = BASE64.decode(&entry.body).map_err(|_| bad("body is not base64"))?;
+                let proof = entry
+                    .proof
+                    .iter()
+                    .map(|h| from_hex(h).ok_or_else(|| bad("proof hash is not 64 hex digits")))
+                    .collect::<Result<Vec<Hash>, _>>()?;
+                let (ts, flags, encoding) = (entry.timestamp_nanos, entry.flags, entry.encoding);
+                Ok(TlogProof {
+                    extra: Some(leaf_bytes(log_id, seq, ts, flags, encoding, &body)),
+                    index: seq.checked_sub(1).ok_or_else(|| bad("seq 0"))?,
+                    proof,
+                    checkpoint: self.checkpoint.clone(),
+                })
+            })
+            .collect()
+    }
+
     /// Parses a bundle's JSON. See [`Bundle::verify`] for an example.
     ///
     /// # Errors
