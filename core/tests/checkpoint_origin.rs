@@ -115,8 +115,20 @@ fn a_log_signed_under_the_legacy_default_origin_still_verifies_and_guards_its_si
     let report = Reader::open(&a).unwrap().audit(&[signer().verifier()], vec![]).unwrap();
     assert_eq!(report.verdict(), Verdict::Unverifiable);
     assert!(report.checkpoints.iter().any(|c| matches!(c.tree, TreeStatus::OtherLog { .. })));
-    // Reopened with today's default origin (the key's name), the sink ignores B's checkpoint.
-    Sink::open(Options::new(&a).signer(signer())).unwrap().close().unwrap();
+    // Reopened with today's default origin (the key's name), the sink ignores B's checkpoint,
+    // and A's checkpoints under both origins verify together, consistent with each other.
+    let sink = Sink::open(Options::new(&a).signer(signer())).unwrap();
+    sink.event(Level::Information, "After the upgrade").emit().unwrap();
+    sink.close().unwrap();
+    let planted = a.join(store::CHECKPOINTS_DIR).join(store::checkpoint_file_name(9));
+    std::fs::remove_file(planted).unwrap();
+    let report = Reader::open(&a).unwrap().audit(&[signer().verifier()], vec![]).unwrap();
+    assert_eq!(report.verdict(), Verdict::Valid, "{report:?}");
+    let origins: Vec<&str> =
+        report.checkpoints.iter().filter_map(|c| Some(c.checkpoint.as_ref()?.origin())).collect();
+    assert!(origins.contains(&legacy_origin(log_id(&a)).as_str()), "{origins:?}");
+    assert!(origins.contains(&"origin.example/log"), "{origins:?}");
+    assert!(!report.consistency.is_empty());
 
     // A's own legacy checkpoint past a rolled-back A is still "behind", to the sink and audit.
     let rolled = tmp.path().join("rolled");
