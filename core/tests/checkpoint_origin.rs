@@ -149,3 +149,34 @@ fn a_log_signed_under_the_legacy_default_origin_still_verifies_and_guards_its_si
     let err = Sink::open(Options::new(&rolled).signer(signer())).err();
     assert!(matches!(err, Some(Error::BehindCheckpoint { .. })), "{err:?}");
 }
+
+#[test]
+fn a_rotation_to_a_key_of_another_name_keeps_the_logs_checkpoints_its_own() {
+    // The default origin is the key's name at open, so a rotation to a key named otherwise
+    // changes it at the next open. The rotation record names both keys: checkpoints under
+    // either name stay this log's, for an auditor holding the old key (who learns the new one)
+    // and for one holding only the new key (older checkpoints are then unverifiable, not
+    // another log's).
+    let tmp = tempfile::tempdir().unwrap();
+    let old = Signer::from_seed("old.example/log", [1; 32]).unwrap();
+    let new = Signer::from_seed("new.example/log", [2; 32]).unwrap();
+    let sink = Sink::open(Options::new(tmp.path()).signer(old.clone())).unwrap();
+    sink.event(Level::Information, "Before").emit().unwrap();
+    sink.checkpoint().unwrap();
+    sink.rotate_signer(new.clone()).unwrap();
+    sink.event(Level::Information, "Between").emit().unwrap();
+    sink.close().unwrap();
+    let sink = Sink::open(Options::new(tmp.path()).signer(new.clone())).unwrap();
+    sink.event(Level::Information, "After").emit().unwrap();
+    sink.close().unwrap();
+
+    let reader = Reader::open(tmp.path()).unwrap();
+    let report = reader.audit(&[old.verifier()], vec![]).unwrap();
+    assert_eq!(report.verdict(), Verdict::Valid, "{report:#?}");
+    let origins: Vec<&str> =
+        report.checkpoints.iter().filter_map(|c| Some(c.checkpoint.as_ref()?.origin())).collect();
+    assert!(origins.contains(&"old.example/log") && origins.contains(&"new.example/log"));
+    let report = reader.audit(&[new.verifier()], vec![]).unwrap();
+    assert_eq!(report.verdict(), Verdict::Unverifiable);
+    assert!(report.checkpoints.iter().all(|c| c.tree == TreeStatus::Matches), "{report:#?}");
+}

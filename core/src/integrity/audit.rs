@@ -87,9 +87,9 @@ pub enum Origins<'a> {
     /// (`Options::checkpoint_origin`), or to pin the identity an auditor expects.
     Exactly(&'a [String]),
     /// The defaults a sink signs with: the name of the key that signs (C2SP asks the origin
-    /// to match it; here, a trusted key's name, or with no key given, the name on one of the
-    /// note's own signature lines), or `mtlog-audit/<log id>`, the default before 0.2
-    /// ([`checkpoint::legacy_origin`]).
+    /// to match it; here, a trusted key's name, the name of a key the log's rotation records
+    /// name, or with no key given, the name on one of the note's own signature lines), or
+    /// `mtlog-audit/<log id>`, the earlier default ([`checkpoint::legacy_origin`]).
     Default {
         /// The log's id.
         log_id: u128,
@@ -351,13 +351,24 @@ pub fn audit(
     let trees: Vec<TreeStatus> = parsed.iter().map(|p| tree_status(log, p.as_ref())).collect();
     let (keys, keys_learned) = learn_keys(checkpoints, &trees, trusted, rotations);
     // The origin check comes after the keys are learned: a default origin is a trusted key's
-    // name, the keys learned from rotations included.
+    // name, the keys learned from rotations included, or the name of a key the log's own
+    // rotation records name (a rotation to a key of another name changes the default origin).
+    let mut names: Vec<&str> = keys.iter().map(|v| v.key().name.as_str()).collect();
+    names.extend(rotations.iter().flat_map(|r| [&r.old, &r.new]).map(|v| v.key().name.as_str()));
     let trees: Vec<TreeStatus> = checkpoints
         .iter()
         .zip(&parsed)
         .zip(trees)
         .map(|((input, checkpoint), tree)| match checkpoint {
-            Some(c) if !is_own_origin(log.origins, c.origin(), &keys, &input.bytes) => {
+            Some(c)
+                if !is_own_origin(
+                    log.origins,
+                    c.origin(),
+                    &names,
+                    keys.is_empty(),
+                    &input.bytes,
+                ) =>
+            {
                 TreeStatus::OtherLog { origin: c.origin().to_owned() }
             }
             _ => tree,
@@ -396,19 +407,24 @@ fn parse_unverified(bytes: &[u8]) -> Option<Checkpoint> {
 }
 
 /// Whether `origin` is this log's: one of the exact origins, or under the defaults the legacy
-/// origin or a trusted key's name (with no key trusted, the name of one of the note's signers:
-/// signatures are not checked then, only roots).
-fn is_own_origin(origins: Origins<'_>, origin: &str, trusted: &[Verifier], note: &[u8]) -> bool {
+/// origin or one of this log's key `names` (with no key trusted, also the name of one of the
+/// note's own signers: signatures are not checked then, so nothing better is known).
+fn is_own_origin(
+    origins: Origins<'_>,
+    origin: &str,
+    names: &[&str],
+    no_keys: bool,
+    note: &[u8],
+) -> bool {
     match origins {
         Origins::Exactly(list) => list.iter().any(|o| o == origin),
         Origins::Default { log_id } => {
-            if origin == checkpoint::legacy_origin(log_id) {
+            if origin == checkpoint::legacy_origin(log_id) || names.contains(&origin) {
                 return true;
             }
-            if !trusted.is_empty() {
-                return trusted.iter().any(|v| v.key().name == origin);
-            }
-            note::parse(note).is_ok_and(|n| n.signatures.iter().any(|s| s.key.name == origin))
+            no_keys
+                && note::parse(note)
+                    .is_ok_and(|n| n.signatures.iter().any(|s| s.key.name == origin))
         }
     }
 }

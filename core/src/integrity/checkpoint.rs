@@ -61,7 +61,7 @@ pub const EXTENSION_LEN_MAX: usize = 1024;
 /// The most extension lines accepted. See [`BodyError`] for an example.
 pub const EXTENSIONS_MAX: usize = 64;
 
-/// The origin sinks used by default before 0.2, `mtlog-audit/<log id, 32 hex digits>`. Today's
+/// The origin sinks used by default earlier, `mtlog-audit/<log id, 32 hex digits>`. Today's
 /// default is the signing key's name (C2SP asks the origin to match it, and Go's and the
 /// witnesses' tools expect it); logs signed under this one still verify as their own.
 ///
