@@ -585,3 +585,29 @@ fn verify_tlog_proof(
     }
     Ok(if code == 0 { ExitCode::SUCCESS } else { ExitCode::from(code) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_text_and_file_names_are_told_apart_by_shape() {
+        let signer = Signer::from_seed("example.com/audit", [1; 32]).unwrap();
+        assert!(looks_like_key_text(&signer.verifier().to_vkey()));
+        assert!(looks_like_key_text(&signer.private_key_text()));
+        for path in [
+            "/missing.vkey",
+            "audit.vkey",
+            "./example.com+0123abcd+x",
+            "/keys/example.com+0123abcd+x",
+            "keys/audit.vkey",
+            "name+0123abc+x",  // a 7-digit key ID
+            "name+0123abcg+x", // not hex
+            "+0123abcd+x",     // no name
+            "name+0123abcd",   // no key material
+            "name+0123abcd+x y",
+        ] {
+            assert!(!looks_like_key_text(path), "{path}");
+        }
+    }
+}
