@@ -197,6 +197,18 @@ fn another_logs_larger_checkpoint_in_the_log_directory_is_not_truncation() {
     assert_eq!(out.status.code(), Some(6), "{}", both(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("CHECKPOINT OF ANOTHER LOG") && !stdout.contains("BEHIND"), "{stdout}");
+
+    // Without --key, a checkpoint by an unknown key under that key's own name (today's default
+    // origin of another log): the log's own checkpoints, whose roots match, name its origin.
+    std::fs::remove_file(&planted).unwrap();
+    let stranger = Signer::from_seed("stranger.example/log", [5; 32]).unwrap();
+    let other =
+        mtlog_audit::integrity::checkpoint::Checkpoint::new("stranger.example/log", 50, [1; 32]);
+    std::fs::write(&planted, other.unwrap().sign(&[&stranger]).unwrap()).unwrap();
+    let out = run(&["verify", "--wal", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(6), "{}", both(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("CHECKPOINT OF ANOTHER LOG") && !stdout.contains("BEHIND"), "{stdout}");
 }
 
 /// A clock that ticks one millisecond per reading from a fixed instant.

@@ -87,8 +87,9 @@ pub enum Origins<'a> {
     /// (`Options::checkpoint_origin`), or to pin the identity an auditor expects.
     Exactly(&'a [String]),
     /// The defaults a sink signs with: the name of the key that signs (C2SP asks the origin
-    /// to match it; here, a trusted key's name, the name of a key the log's rotation records
-    /// name, or with no key given, the name on one of the note's own signature lines), or
+    /// to match it; here, a trusted key's name or the name of a key the log's rotation records
+    /// name; with no key given, the origin of a checkpoint whose root matches the log, or if
+    /// none does, the name on one of the note's own signature lines), or
     /// `mtlog-audit/<log id>`, the earlier default ([`checkpoint::legacy_origin`]).
     Default {
         /// The log's id.
@@ -355,6 +356,16 @@ pub fn audit(
     // rotation records name (a rotation to a key of another name changes the default origin).
     let mut names: Vec<&str> = keys.iter().map(|v| v.key().name.as_str()).collect();
     names.extend(rotations.iter().flat_map(|r| [&r.old, &r.new]).map(|v| v.key().name.as_str()));
+    // With no key, the origins of the checkpoints whose roots match the log are its own.
+    let matching: Vec<&str> = parsed
+        .iter()
+        .zip(&trees)
+        .filter(|(_, tree)| **tree == TreeStatus::Matches)
+        .filter_map(|(c, _)| Some(c.as_ref()?.origin()))
+        .collect();
+    if keys.is_empty() {
+        names.extend(&matching);
+    }
     let trees: Vec<TreeStatus> = checkpoints
         .iter()
         .zip(&parsed)
@@ -365,7 +376,7 @@ pub fn audit(
                     log.origins,
                     c.origin(),
                     &names,
-                    keys.is_empty(),
+                    keys.is_empty() && matching.is_empty(),
                     &input.bytes,
                 ) =>
             {
@@ -407,13 +418,14 @@ fn parse_unverified(bytes: &[u8]) -> Option<Checkpoint> {
 }
 
 /// Whether `origin` is this log's: one of the exact origins, or under the defaults the legacy
-/// origin or one of this log's key `names` (with no key trusted, also the name of one of the
-/// note's own signers: signatures are not checked then, so nothing better is known).
+/// origin or one of this log's `names` (its keys' names; with no key trusted, also the origins
+/// of the checkpoints that match the log). With `unknown` (no key, and no checkpoint matches)
+/// nothing better is known than the note's own signers' names.
 fn is_own_origin(
     origins: Origins<'_>,
     origin: &str,
     names: &[&str],
-    no_keys: bool,
+    unknown: bool,
     note: &[u8],
 ) -> bool {
     match origins {
@@ -422,7 +434,7 @@ fn is_own_origin(
             if origin == checkpoint::legacy_origin(log_id) || names.contains(&origin) {
                 return true;
             }
-            no_keys
+            unknown
                 && note::parse(note)
                     .is_ok_and(|n| n.signatures.iter().any(|s| s.key.name == origin))
         }
