@@ -209,6 +209,15 @@ fn another_logs_larger_checkpoint_in_the_log_directory_is_not_truncation() {
     assert_eq!(out.status.code(), Some(6), "{}", both(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("CHECKPOINT OF ANOTHER LOG") && !stdout.contains("BEHIND"), "{stdout}");
+
+    // With a key that signed none of them (the wrong .vkey): everything is unverifiable; the
+    // log's own checkpoints still read as its own (roots match), the planted one as another's.
+    let wrong = Signer::from_seed("wrong.example/log", [6; 32]).unwrap().verifier().to_vkey();
+    let out = run(&["verify", "--wal", dir.to_str().unwrap(), "--key", &wrong]);
+    assert_eq!(out.status.code(), Some(6), "{}", both(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.matches("root matches the log").count(), 1, "{stdout}");
+    assert_eq!(stdout.matches("CHECKPOINT OF ANOTHER LOG").count(), 1, "{stdout}");
 }
 
 /// A clock that ticks one millisecond per reading from a fixed instant.

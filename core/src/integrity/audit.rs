@@ -88,9 +88,9 @@ pub enum Origins<'a> {
     Exactly(&'a [String]),
     /// The defaults a sink signs with: the name of the key that signs (C2SP asks the origin
     /// to match it; here, a trusted key's name or the name of a key the log's rotation records
-    /// name; with no key given, the origin of a checkpoint whose root matches the log, or if
-    /// none does, the name on one of the note's own signature lines), or
-    /// `mtlog-audit/<log id>`, the earlier default ([`checkpoint::legacy_origin`]).
+    /// name), or `mtlog-audit/<log id>`, the earlier default ([`checkpoint::legacy_origin`]).
+    /// A checkpoint no trusted key signed may also carry the origin of one whose root matches
+    /// the log, or if none does, a name on its own signature lines.
     Default {
         /// The log's id.
         log_id: u128,
@@ -351,40 +351,8 @@ pub fn audit(
         checkpoints.iter().map(|c| parse_unverified(&c.bytes)).collect();
     let trees: Vec<TreeStatus> = parsed.iter().map(|p| tree_status(log, p.as_ref())).collect();
     let (keys, keys_learned) = learn_keys(checkpoints, &trees, trusted, rotations);
-    // The origin check comes after the keys are learned: a default origin is a trusted key's
-    // name, the keys learned from rotations included, or the name of a key the log's own
-    // rotation records name (a rotation to a key of another name changes the default origin).
-    let mut names: Vec<&str> = keys.iter().map(|v| v.key().name.as_str()).collect();
-    names.extend(rotations.iter().flat_map(|r| [&r.old, &r.new]).map(|v| v.key().name.as_str()));
-    // With no key, the origins of the checkpoints whose roots match the log are its own.
-    let matching: Vec<&str> = parsed
-        .iter()
-        .zip(&trees)
-        .filter(|(_, tree)| **tree == TreeStatus::Matches)
-        .filter_map(|(c, _)| Some(c.as_ref()?.origin()))
-        .collect();
-    if keys.is_empty() {
-        names.extend(&matching);
-    }
-    let trees: Vec<TreeStatus> = checkpoints
-        .iter()
-        .zip(&parsed)
-        .zip(trees)
-        .map(|((input, checkpoint), tree)| match checkpoint {
-            Some(c)
-                if !is_own_origin(
-                    log.origins,
-                    c.origin(),
-                    &names,
-                    keys.is_empty() && matching.is_empty(),
-                    &input.bytes,
-                ) =>
-            {
-                TreeStatus::OtherLog { origin: c.origin().to_owned() }
-            }
-            _ => tree,
-        })
-        .collect();
+    // The origin check comes after the keys are learned: a default origin may be their name.
+    let trees = with_origins(log.origins, checkpoints, &parsed, trees, &keys, rotations);
     let mut audits: Vec<CheckpointAudit> = checkpoints
         .iter()
         .zip(parsed)
@@ -417,28 +385,58 @@ fn parse_unverified(bytes: &[u8]) -> Option<Checkpoint> {
     Checkpoint::parse_body(&parsed.text).ok()
 }
 
-/// Whether `origin` is this log's: one of the exact origins, or under the defaults the legacy
-/// origin or one of this log's `names` (its keys' names; with no key trusted, also the origins
-/// of the checkpoints that match the log). With `unknown` (no key, and no checkpoint matches)
-/// nothing better is known than the note's own signers' names.
-fn is_own_origin(
+/// The tree statuses with each checkpoint that names another log's origin marked
+/// [`TreeStatus::OtherLog`]. Under [`Origins::Default`] a checkpoint is this log's when its
+/// origin is the legacy one, or the name of a trusted key (learned ones included) or of a key
+/// the log's rotation records name (a rotation to a key of another name changes the default
+/// origin). One that no trusted key signed (no key given, or unverifiable) may also carry the
+/// origin of a checkpoint whose root matches the log, or, when none matches, a name on its own
+/// signature lines: nothing better is known then.
+fn with_origins(
     origins: Origins<'_>,
-    origin: &str,
-    names: &[&str],
-    unknown: bool,
-    note: &[u8],
-) -> bool {
-    match origins {
-        Origins::Exactly(list) => list.iter().any(|o| o == origin),
-        Origins::Default { log_id } => {
-            if origin == checkpoint::legacy_origin(log_id) || names.contains(&origin) {
-                return true;
-            }
-            unknown
-                && note::parse(note)
-                    .is_ok_and(|n| n.signatures.iter().any(|s| s.key.name == origin))
+    checkpoints: &[CheckpointInput],
+    parsed: &[Option<Checkpoint>],
+    trees: Vec<TreeStatus>,
+    keys: &[Verifier],
+    rotations: &[KeyRotation],
+) -> Vec<TreeStatus> {
+    let mut names: Vec<&str> = keys.iter().map(|v| v.key().name.as_str()).collect();
+    names.extend(rotations.iter().flat_map(|r| [&r.old, &r.new]).map(|v| v.key().name.as_str()));
+    let matching: Vec<&str> = parsed
+        .iter()
+        .zip(&trees)
+        .filter(|(_, tree)| **tree == TreeStatus::Matches)
+        .filter_map(|(c, _)| Some(c.as_ref()?.origin()))
+        .collect();
+    let own = |origin: &str, note: &[u8]| -> bool {
+        let log_id = match origins {
+            Origins::Exactly(list) => return list.iter().any(|o| o == origin),
+            Origins::Default { log_id } => log_id,
+        };
+        if origin == checkpoint::legacy_origin(log_id) || names.contains(&origin) {
+            return true;
         }
-    }
+        if Checkpoint::open_note(note, keys).is_ok() {
+            return false; // a trusted key vouches for this origin: it is not one of ours
+        }
+        match matching.is_empty() {
+            false => matching.contains(&origin),
+            true => {
+                note::parse(note).is_ok_and(|n| n.signatures.iter().any(|s| s.key.name == origin))
+            }
+        }
+    };
+    checkpoints
+        .iter()
+        .zip(parsed)
+        .zip(trees)
+        .map(|((input, checkpoint), tree)| match checkpoint {
+            Some(c) if !own(c.origin(), &input.bytes) => {
+                TreeStatus::OtherLog { origin: c.origin().to_owned() }
+            }
+            _ => tree,
+        })
+        .collect()
 }
 
 fn tree_status(log: &LogTree<'_>, checkpoint: Option<&Checkpoint>) -> TreeStatus {
