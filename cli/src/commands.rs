@@ -123,13 +123,22 @@ pub fn verify(
     wal: &Path,
     keys: &[String],
     checkpoint_files: &[std::path::PathBuf],
+    origins: &[String],
     as_json: bool,
 ) -> Outcome {
+    use mtlog_audit::integrity::audit::Origins;
     let verifiers = crate::integrity::load_keys(keys)?;
     let external = crate::integrity::load_checkpoints(checkpoint_files)?;
     let reader = open(wal, false)?;
     let r = reader.verify_integrity();
-    let audit = reader.audit(&verifiers, external).map_err(input)?;
+    let origins = match origins {
+        [] => Origins::Default { log_id: reader.log_id() },
+        list => Origins::Exactly(list),
+    };
+    let audit = reader.audit_origins(&verifiers, external, origins).map_err(input)?;
+    let cache = crate::integrity::check_cache(&reader);
+    let verdict =
+        audit.verdict().min(crate::integrity::cache_verdict(cache.as_ref(), !r.is_valid()));
     // Logs without checkpoints, verified without keys, print what they always printed.
     let show_audit = !audit.checkpoints.is_empty() || !verifiers.is_empty();
     let findings: Vec<String> = r.findings.iter().map(ToString::to_string).collect();
@@ -144,9 +153,10 @@ pub fn verify(
             "head_hash": to_hex(&r.head_hash),
             "findings": findings,
         });
-        if let (Some(out), Some(extra)) =
-            (out.as_object_mut(), crate::integrity::audit_json(&audit, &reader).as_object())
-        {
+        if let (Some(out), Some(extra)) = (
+            out.as_object_mut(),
+            crate::integrity::audit_json(&audit, cache.as_ref(), verdict).as_object(),
+        ) {
             out.extend(extra.clone());
         }
         println!("{out}");
@@ -169,11 +179,9 @@ pub fn verify(
                 println!("  {f}");
             }
         }
-        if show_audit {
-            crate::integrity::print_audit(&audit, &reader);
-        }
+        crate::integrity::print_audit(&audit, cache.as_ref(), show_audit, verdict);
     }
-    let code = crate::integrity::verdict_code(audit.verdict());
+    let code = crate::integrity::verdict_code(verdict);
     Ok(if code == 0 { ExitCode::SUCCESS } else { ExitCode::from(code) })
 }
 

@@ -64,6 +64,10 @@ enum Command {
         /// A checkpoint kept outside the log to check it against (repeatable).
         #[arg(long)]
         checkpoint: Vec<std::path::PathBuf>,
+        /// The log's checkpoint origin (repeatable). Default: the trusted key's name, or the
+        /// legacy `mtlog-audit/<log id>`; a checkpoint naming another is another log's.
+        #[arg(long)]
+        origin: Vec<String>,
     },
     /// Generate a checkpoint signing key: PREFIX.key (private, mode 0600) and PREFIX.vkey.
     Keygen {
@@ -88,6 +92,13 @@ enum Command {
         /// The tree size to prove in (default: the newest checkpoint's, else the whole log).
         #[arg(long)]
         tree_size: Option<u64>,
+        /// Print --seq's proof as a C2SP tlog-proof@v1 against a signed checkpoint (--checkpoint,
+        /// default DIR/checkpoints/latest), checkable with standard tools alone.
+        #[arg(long, requires = "seq", conflicts_with_all = ["old_size", "tree_size"])]
+        tlog_proof: bool,
+        /// The checkpoint a --tlog-proof proves against.
+        #[arg(long, requires = "tlog_proof")]
+        checkpoint: Option<std::path::PathBuf>,
     },
     /// Write an export bundle: a checkpoint, events and their inclusion proofs, verifiable
     /// offline.
@@ -108,7 +119,8 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Verify an export bundle offline with a verifier key.
+    /// Verify an export bundle, or a C2SP tlog-proof (`prove --tlog-proof`), offline with a
+    /// verifier key.
     VerifyBundle {
         /// The bundle file.
         #[arg(long)]
@@ -116,6 +128,14 @@ enum Command {
         /// A trusted verifier key: a .vkey file or the key text (repeatable).
         #[arg(long)]
         key: Vec<String>,
+        /// The log's checkpoint origin (repeatable). Default: the name of the key that
+        /// verified it, or the legacy `mtlog-audit/<log id>`.
+        #[arg(long)]
+        origin: Vec<String>,
+        /// The seq range asked for, `A..B` (`A..`: up to the checkpoint's tree size). A bundle's
+        /// own range is not signed: without this, entries dropped at an end go unnoticed.
+        #[arg(long)]
+        seq: Option<String>,
     },
     /// Print events in seq order, by seq range or time range.
     Replay {
@@ -217,18 +237,27 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Verify { wal, key, checkpoint } => {
-            commands::verify(&wal, &key, &checkpoint, cli.json)
+        Command::Verify { wal, key, checkpoint, origin } => {
+            commands::verify(&wal, &key, &checkpoint, &origin, cli.json)
         }
         Command::Keygen { name, out } => integrity::keygen(&name, &out, cli.json),
-        Command::Prove { wal, seq, old_size, tree_size } => commands::open(&wal, false)
-            .and_then(|r| integrity::prove(&r, seq, old_size, tree_size, cli.json)),
+        Command::Prove { wal, seq, old_size, tree_size, tlog_proof, checkpoint } => {
+            commands::open(&wal, false).and_then(|r| match (tlog_proof, seq) {
+                (true, Some(seq)) => integrity::prove_tlog(&r, seq, checkpoint.as_deref()),
+                _ => integrity::prove(&r, seq, old_size, tree_size, cli.json),
+            })
+        }
         Command::Bundle { wal, seq, checkpoint, output, force } => commands::parse_seq_range(&seq)
             .and_then(|seqs| {
                 let reader = commands::open(&wal, false)?;
                 integrity::bundle(&reader, seqs, checkpoint.as_deref(), &output, force, cli.json)
             }),
-        Command::VerifyBundle { bundle, key } => integrity::verify_bundle(&bundle, &key, cli.json),
+        Command::VerifyBundle { bundle, key, origin, seq } => {
+            seq.as_deref().map(commands::parse_seq_range).transpose().and_then(|seqs| {
+                let seqs = seqs.map(|(a, b)| (a, (b != u64::MAX).then_some(b)));
+                integrity::verify_bundle(&bundle, &key, &origin, seqs, cli.json)
+            })
+        }
         Command::Replay { wal, seq, from, to, output } => {
             commands::replay(&wal, seq.as_deref(), from.as_deref(), to.as_deref(), output, cli.json)
         }

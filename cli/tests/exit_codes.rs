@@ -173,9 +173,23 @@ fn scenarios(f: &Fixture) -> Vec<(&'static str, i32, Vec<String>)> {
         ),
         ("verify-bundle", 6, s(&["verify-bundle", "--bundle", &p(&f.bundle), "--key", &stranger])),
         ("replay", 0, s(&["replay", "--wal", &log, "--seq", "2..4"])),
+        ("replay", 1, s(&["replay", "--wal", &p(&f.damaged)])),
         ("replay", 2, s(&["replay", "--wal", &log, "--output", "yaml"])),
         ("replay", 3, s(&["replay", "--wal", &log, "--seq", "1000..2000"])),
         ("export", 0, s(&["export", "--wal", &log, "--format", "csv", "--output", &new("e.csv")])),
+        (
+            "export",
+            1,
+            s(&[
+                "export",
+                "--wal",
+                &p(&f.damaged),
+                "--format",
+                "jsonl",
+                "--output",
+                &new("d.jsonl"),
+            ]),
+        ),
         ("export", 2, s(&["export", "--wal", &log, "--output", &new("e2.csv")])),
         (
             "export",

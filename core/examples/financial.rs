@@ -8,7 +8,8 @@
 //! 1. the whole log against every checkpoint, the escrowed one included (signatures, roots,
 //!    consistency between checkpoints, nothing truncated or rolled back);
 //! 2. an inclusion proof that one payment is in the signed tree;
-//! 3. an offline bundle of this run's payments, verified from its JSON alone.
+//! 3. an offline bundle of this run's payments, verified from its JSON alone, against the
+//!    range asked for (a bundle's own count and range are not signed).
 //!
 //! Card numbers never enter the log: only a masked form (compliance profiles with keyed
 //! pseudonymisation and AES-256-GCM are their own issue). Data lands in
@@ -105,6 +106,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(&bundle_path, bundle.to_json())?;
     let offline = Bundle::from_json(&std::fs::read_to_string(&bundle_path)?)?
         .verify(std::slice::from_ref(&verifier))?;
+    // A bundle's own range is unsigned: hold it to the range that was asked for.
+    offline.require_range(first, Some(first + 9))?;
 
     println!("log directory       {}", dir.display());
     println!("this run            seqs {first}..={}", reader.seq_last());

@@ -324,8 +324,9 @@ impl Options {
     }
 
     /// The checkpoint origin line (the log's public name, conventionally a schema-less URL).
-    /// Default: `mtlog-audit/<log id as 32 hex digits>`. Needs [`Options::signer`]; see there
-    /// for an example.
+    /// Default: the signing key's name (C2SP asks the origin to match it). Give each log its
+    /// own key name or origin: two logs with one key and one origin cannot be told apart. Needs
+    /// [`Options::signer`]; see there for an example.
     pub fn checkpoint_origin(mut self, origin: impl Into<String>) -> Options {
         self.checkpoints.origin = Some(origin.into());
         self

@@ -113,8 +113,36 @@ pub struct MerkleCacheReport {
     pub tiles_checked: u64,
     /// Full tiles the tree should have that are not stored (checkpoints were off, or lost).
     pub tiles_missing: u64,
-    /// Tiles that did not decode or disagree with the WAL, by path, with what was wrong.
+    /// Tiles that did not decode or could not be read, by path, with what was wrong: damage
+    /// to the cache.
     pub tiles_damaged: Vec<(PathBuf, String)>,
+    /// Tiles whose checksum and log id are intact but whose hashes are not this log's: they
+    /// were written for another history of it. Evidence that the log was rewritten or
+    /// truncated after they were written (see `docs/security.md`), not cache damage.
+    pub tiles_conflicting: Vec<(PathBuf, TileConflict)>,
+}
+
+/// How an intact tile contradicts the log. See [`MerkleCacheReport`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TileConflict {
+    /// Its hashes differ from the log's at the same indexes: records were changed.
+    Disagrees,
+    /// It holds hashes past the log's end: the log was longer when it was written.
+    PastEnd {
+        /// Hashes past the end.
+        hashes: u64,
+    },
+}
+
+impl std::fmt::Display for TileConflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TileConflict::Disagrees => write!(f, "records other hashes than the log's"),
+            TileConflict::PastEnd { hashes } => {
+                write!(f, "holds {hashes} hash(es) past the log's end: the log was longer")
+            }
+        }
+    }
 }
 
 /// The result of [`Reader::verify_integrity`] (see there for an example).
@@ -737,6 +765,22 @@ impl<D: Disk> Reader<D> {
         trusted: &[Verifier],
         external: Vec<CheckpointInput>,
     ) -> Result<AuditReport, Error> {
+        let origins = audit::Origins::Default { log_id: self.log_id() };
+        self.audit_origins(trusted, external, origins)
+    }
+
+    /// [`Reader::audit`] with the origin lines that are this log's given (`verify --origin`);
+    /// a checkpoint naming another is reported as another log's
+    /// ([`TreeStatus::OtherLog`](audit::TreeStatus::OtherLog)).
+    ///
+    /// # Errors
+    /// As [`Reader::audit`].
+    pub fn audit_origins(
+        &self,
+        trusted: &[Verifier],
+        external: Vec<CheckpointInput>,
+        origins: audit::Origins<'_>,
+    ) -> Result<AuditReport, Error> {
         let mut inputs: Vec<CheckpointInput> = self
             .checkpoints()?
             .into_iter()
@@ -757,6 +801,7 @@ impl<D: Disk> Reader<D> {
             damaged: !self.report.is_valid(),
             roots: &roots,
             source: &source,
+            origins,
         };
         Ok(audit::audit(&log, &inputs, trusted, &rotations))
     }
@@ -868,8 +913,9 @@ impl<D: Disk> Reader<D> {
         })
     }
 
-    /// Compares every stored tile with the tree recomputed from the WAL. The tiles are a cache:
-    /// what this finds is damage to the cache, not to the log.
+    /// Compares every stored tile with the tree recomputed from the WAL. A tile that does not
+    /// decode is damage to the cache; an intact one that contradicts the log is evidence
+    /// against the log ([`MerkleCacheReport::tiles_conflicting`]).
     ///
     /// # Examples
     ///
@@ -921,14 +967,11 @@ impl<D: Disk> Reader<D> {
                     report.tiles_checked += 1;
                     let end = start + tile.hashes.len();
                     if end > hashes.len() {
-                        let past = end - hashes.len();
-                        let why = format!(
-                            "holds {past} hash(es) past the log's end: it was written for a \
-                             longer log (truncated?)"
-                        );
-                        report.tiles_damaged.push((path, why));
+                        let conflict =
+                            TileConflict::PastEnd { hashes: (end - hashes.len()) as u64 };
+                        report.tiles_conflicting.push((path, conflict));
                     } else if hashes.get(start..end) != Some(tile.hashes.as_slice()) {
-                        report.tiles_damaged.push((path, "disagrees with the WAL".into()));
+                        report.tiles_conflicting.push((path, TileConflict::Disagrees));
                     }
                 }
                 TileRead::Damaged(e) => report.tiles_damaged.push((path, e.to_string())),

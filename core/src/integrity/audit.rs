@@ -29,7 +29,7 @@
 //!
 //! ```
 //! use std::collections::BTreeMap;
-//! use mtlog_audit::integrity::audit::{self, CheckpointInput, LogTree, Verdict};
+//! use mtlog_audit::integrity::audit::{self, CheckpointInput, LogTree, Origins, Verdict};
 //! use mtlog_audit::integrity::checkpoint::Checkpoint;
 //! use mtlog_audit::integrity::merkle::{self, StoredTree};
 //! use mtlog_audit::integrity::note::Signer;
@@ -43,14 +43,15 @@
 //! for size in audit::checkpoint_sizes(&inputs).into_iter().chain([tree.size()]) {
 //!     roots.insert(size, tree.root_at(size)?);
 //! }
-//! let log = LogTree { tree_size: tree.size(), damaged: false, roots: &roots, source: &tree };
+//! let origins = Origins::Default { log_id: 7 }; // the key's name, or mtlog-audit/<log id>
+//! let log = LogTree { tree_size: tree.size(), damaged: false, roots: &roots, source: &tree, origins };
 //! let report = audit::audit(&log, &inputs, &[signer.verifier()], &[]);
 //! assert_eq!(report.verdict(), Verdict::Valid);
 //!
 //! // A log rolled back below the checkpoint is caught.
 //! let short = StoredTree::from_leaf_hashes((0..2u8).map(|i| merkle::leaf_hash(&[i])));
 //! let roots = BTreeMap::from([(2, short.root())]);
-//! let log = LogTree { tree_size: 2, damaged: false, roots: &roots, source: &short };
+//! let log = LogTree { tree_size: 2, damaged: false, roots: &roots, source: &short, origins };
 //! let report = audit::audit(&log, &inputs, &[signer.verifier()], &[]);
 //! assert_eq!(report.verdict(), Verdict::Behind);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -60,7 +61,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::chain::to_hex;
-use super::checkpoint::Checkpoint;
+use super::checkpoint::{self, Checkpoint};
 use super::keys::KeyRotation;
 use super::merkle::{self, Hash, HashSource, ProofError};
 use super::note::{self, NoteError, NoteKey, Verifier};
@@ -77,6 +78,25 @@ pub struct CheckpointInput {
     pub bytes: Vec<u8>,
 }
 
+/// Which origin lines are this log's. A checkpoint with another origin is a **checkpoint of
+/// another log**: it says nothing about this one (never "behind", never "root mismatch") and
+/// makes the audit [`Verdict::Unverifiable`]. See [`AuditReport`] for an example.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origins<'a> {
+    /// Exactly these (`verify --origin`): for a log given a custom origin
+    /// (`Options::checkpoint_origin`), or to pin the identity an auditor expects.
+    Exactly(&'a [String]),
+    /// The defaults a sink signs with: the name of the key that signs (C2SP asks the origin
+    /// to match it; here, a trusted key's name or the name of a key the log's rotation records
+    /// name), or `mtlog-audit/<log id>`, the earlier default ([`checkpoint::legacy_origin`]).
+    /// A checkpoint no trusted key signed may also carry the origin of one whose root matches
+    /// the log, or if none does, a name on its own signature lines.
+    Default {
+        /// The log's id.
+        log_id: u128,
+    },
+}
+
 /// The log's side of an audit. See the [module docs](self) for an example.
 pub struct LogTree<'a> {
     /// Events in the valid prefix from seq 1.
@@ -88,6 +108,8 @@ pub struct LogTree<'a> {
     pub roots: &'a BTreeMap<u64, Hash>,
     /// Complete subtree hashes, for consistency proofs between checkpoints.
     pub source: &'a dyn HashSource,
+    /// The origin lines that are this log's.
+    pub origins: Origins<'a>,
 }
 
 /// The tree sizes the checkpoints state (read without checking signatures), for computing
@@ -105,7 +127,7 @@ pub enum Verdict {
     Behind,
     /// The WAL reports damage (see the integrity report's findings).
     Damaged,
-    /// Some checkpoint is signed only by keys not trusted.
+    /// Some checkpoint is signed only by keys not trusted, or is another log's.
     Unverifiable,
     /// Everything checks.
     Valid,
@@ -152,6 +174,12 @@ pub enum TreeStatus {
     PastDamage {
         /// Events in the valid prefix.
         tree_size: u64,
+    },
+    /// The checkpoint names another log (its origin is not one of this log's [`Origins`]):
+    /// its size and root say nothing about this log.
+    OtherLog {
+        /// The origin it names.
+        origin: String,
     },
     /// The body did not parse.
     Unparsed,
@@ -207,7 +235,7 @@ pub enum ConsistencyStatus {
 ///
 /// ```
 /// use std::collections::BTreeMap;
-/// use mtlog_audit::integrity::audit::{self, CheckpointInput, ConsistencyStatus, LogTree};
+/// use mtlog_audit::integrity::audit::{self, CheckpointInput, ConsistencyStatus, LogTree, Origins};
 /// use mtlog_audit::integrity::audit::{SignatureStatus, TreeStatus, Verdict};
 /// use mtlog_audit::integrity::checkpoint::Checkpoint;
 /// use mtlog_audit::integrity::merkle::{self, Hash, StoredTree};
@@ -229,7 +257,8 @@ pub enum ConsistencyStatus {
 /// for size in [2, 4, 5] {
 ///     roots.insert(size, tree.root_at(size)?);
 /// }
-/// let log = LogTree { tree_size: 5, damaged: false, roots: &roots, source: &tree };
+/// let origins = Origins::Default { log_id: 7 };
+/// let log = LogTree { tree_size: 5, damaged: false, roots: &roots, source: &tree, origins };
 ///
 /// let report = audit::audit(&log, &inputs, &[ours.verifier()], &[]);
 /// assert_eq!((report.tree_size, report.root), (5, tree.root()));
@@ -248,6 +277,19 @@ pub enum ConsistencyStatus {
 /// assert!(matches!(report.checkpoints[1].tree, TreeStatus::RootMismatch { .. }));
 /// assert_eq!(report.consistency[0].status, ConsistencyStatus::Fork);
 /// assert_eq!(report.verdict(), Verdict::Tampered);
+///
+/// // Our key's checkpoint of another log (another origin), even with this log's root: it says
+/// // nothing about this log.
+/// let other = Checkpoint::new("other.example/log", 5, tree.root())?.sign(&[&ours])?;
+/// let other = CheckpointInput { source: "other".into(), external: true, bytes: other.into() };
+/// let report = audit::audit(&log, std::slice::from_ref(&other), &[ours.verifier()], &[]);
+/// let origin = "other.example/log".to_owned();
+/// assert_eq!(report.checkpoints[0].tree, TreeStatus::OtherLog { origin });
+/// assert_eq!(report.verdict(), Verdict::Unverifiable);
+/// let pinned = ["other.example/log".to_owned()]; // verify --origin other.example/log
+/// let log = LogTree { origins: Origins::Exactly(&pinned), ..log };
+/// let report = audit::audit(&log, &[other], &[ours.verifier()], &[]);
+/// assert_eq!(report.verdict(), Verdict::Valid);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -277,7 +319,9 @@ impl AuditReport {
                 (SignatureStatus::Invalid { .. } | SignatureStatus::Malformed(_), _) => {
                     Verdict::Tampered
                 }
-                (SignatureStatus::Unverifiable(_), _) => Verdict::Unverifiable,
+                (SignatureStatus::Unverifiable(_), _) | (_, TreeStatus::OtherLog { .. }) => {
+                    Verdict::Unverifiable
+                }
                 (_, TreeStatus::RootMismatch { .. } | TreeStatus::Unparsed) => Verdict::Tampered,
                 (_, TreeStatus::Behind { .. }) => Verdict::Behind,
                 _ => Verdict::Valid,
@@ -307,6 +351,8 @@ pub fn audit(
         checkpoints.iter().map(|c| parse_unverified(&c.bytes)).collect();
     let trees: Vec<TreeStatus> = parsed.iter().map(|p| tree_status(log, p.as_ref())).collect();
     let (keys, keys_learned) = learn_keys(checkpoints, &trees, trusted, rotations);
+    // The origin check comes after the keys are learned: a default origin may be their name.
+    let trees = with_origins(log.origins, checkpoints, &parsed, trees, &keys, rotations);
     let mut audits: Vec<CheckpointAudit> = checkpoints
         .iter()
         .zip(parsed)
@@ -337,6 +383,60 @@ pub fn audit(
 fn parse_unverified(bytes: &[u8]) -> Option<Checkpoint> {
     let parsed = note::parse(bytes).ok()?;
     Checkpoint::parse_body(&parsed.text).ok()
+}
+
+/// The tree statuses with each checkpoint that names another log's origin marked
+/// [`TreeStatus::OtherLog`]. Under [`Origins::Default`] a checkpoint is this log's when its
+/// origin is the legacy one, or the name of a trusted key (learned ones included) or of a key
+/// the log's rotation records name (a rotation to a key of another name changes the default
+/// origin). One that no trusted key signed (no key given, or unverifiable) may also carry the
+/// origin of a checkpoint whose root matches the log, or, when none matches, a name on its own
+/// signature lines: nothing better is known then.
+fn with_origins(
+    origins: Origins<'_>,
+    checkpoints: &[CheckpointInput],
+    parsed: &[Option<Checkpoint>],
+    trees: Vec<TreeStatus>,
+    keys: &[Verifier],
+    rotations: &[KeyRotation],
+) -> Vec<TreeStatus> {
+    let mut names: Vec<&str> = keys.iter().map(|v| v.key().name.as_str()).collect();
+    names.extend(rotations.iter().flat_map(|r| [&r.old, &r.new]).map(|v| v.key().name.as_str()));
+    let matching: Vec<&str> = parsed
+        .iter()
+        .zip(&trees)
+        .filter(|(_, tree)| **tree == TreeStatus::Matches)
+        .filter_map(|(c, _)| Some(c.as_ref()?.origin()))
+        .collect();
+    let own = |origin: &str, note: &[u8]| -> bool {
+        let log_id = match origins {
+            Origins::Exactly(list) => return list.iter().any(|o| o == origin),
+            Origins::Default { log_id } => log_id,
+        };
+        if origin == checkpoint::legacy_origin(log_id) || names.contains(&origin) {
+            return true;
+        }
+        if Checkpoint::open_note(note, keys).is_ok() {
+            return false; // a trusted key vouches for this origin: it is not one of ours
+        }
+        match matching.is_empty() {
+            false => matching.contains(&origin),
+            true => {
+                note::parse(note).is_ok_and(|n| n.signatures.iter().any(|s| s.key.name == origin))
+            }
+        }
+    };
+    checkpoints
+        .iter()
+        .zip(parsed)
+        .zip(trees)
+        .map(|((input, checkpoint), tree)| match checkpoint {
+            Some(c) if !own(c.origin(), &input.bytes) => {
+                TreeStatus::OtherLog { origin: c.origin().to_owned() }
+            }
+            _ => tree,
+        })
+        .collect()
 }
 
 fn tree_status(log: &LogTree<'_>, checkpoint: Option<&Checkpoint>) -> TreeStatus {
@@ -413,6 +513,7 @@ fn consistency_checks(log: &LogTree<'_>, audits: &[CheckpointAudit]) -> Vec<Cons
         .iter()
         .filter(|a| {
             !matches!(a.signature, SignatureStatus::Invalid { .. } | SignatureStatus::Malformed(_))
+                && !matches!(a.tree, TreeStatus::OtherLog { .. })
         })
         .filter_map(|a| a.checkpoint.as_ref())
         .collect();
@@ -538,7 +639,9 @@ impl fmt::Display for Verdict {
             Verdict::Tampered => "TAMPERED",
             Verdict::Behind => "BEHIND A CHECKPOINT (truncated or rolled back)",
             Verdict::Damaged => "DAMAGED",
-            Verdict::Unverifiable => "UNVERIFIABLE (checkpoints signed by unknown keys)",
+            Verdict::Unverifiable => {
+                "UNVERIFIABLE (checkpoints signed by unknown keys, or of another log)"
+            }
             Verdict::Valid => "valid",
         })
     }
@@ -577,6 +680,11 @@ impl fmt::Display for TreeStatus {
                 f,
                 "not checkable: reaches past the damage ending the valid prefix at {tree_size} \
                  events"
+            ),
+            TreeStatus::OtherLog { origin } => write!(
+                f,
+                "CHECKPOINT OF ANOTHER LOG: origin {origin:?} is not this log's (says nothing \
+                 about this log; give --origin if this log was given a custom origin)"
             ),
             TreeStatus::Unparsed => write!(f, "not a checkpoint"),
         }

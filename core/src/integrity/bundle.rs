@@ -15,7 +15,10 @@
 //! ```
 //!
 //! The bundle states its count and seq range, and entries must be exactly the seqs `a..=b`:
-//! an entry dropped from the file, or two swapped, fails verification.
+//! an entry dropped from the file, or two swapped, fails verification. The count and range are
+//! not signed, though: entries dropped at an end, with the header edited to match, are caught
+//! only against the range the verifier asked for, or when the range must end at the
+//! checkpoint's signed tree size ([`BundleReport::require_range`]).
 //!
 //! [`Reader::export_bundle`](crate::Reader::export_bundle) makes a bundle (see there for the
 //! round trip); [`Bundle::verify`] checks one offline.
@@ -27,9 +30,10 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::chain::{self, to_hex};
-use super::checkpoint::{Checkpoint, OpenError};
+use super::checkpoint::{legacy_origin, Checkpoint, OpenError};
 use super::merkle::{self, Hash, ProofError};
 use super::note::{NoteKey, Verifier};
+use super::tlog_proof::{leaf_bytes, TlogProof};
 use crate::event::Event;
 
 /// The `format` value of this version. See [`BundleError`] for an example.
@@ -80,7 +84,11 @@ pub struct BundleEntry {
     pub clef: Option<String>,
 }
 
-/// What a verified bundle proves. See [`Bundle::verify`] for an example.
+/// What a verified bundle proves: each entry is the event at its seq in the signed tree.
+/// Which seqs it holds is the bundle's own, unsigned statement: whoever passes a bundle on can
+/// drop entries at either end and edit the count and range to match. Only the range the
+/// verifier asked for ([`BundleReport::require_range`]), or a range ending at the checkpoint's
+/// signed tree size, rules that out. See [`Bundle::verify`] for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BundleReport {
     /// The checkpoint.
@@ -185,6 +193,13 @@ pub enum BundleError {
         /// The seq found.
         found: u64,
     },
+    /// The checkpoint is another log's: its origin is not one expected (the `origins` given,
+    /// or by default the name of a key that verified it, or the legacy
+    /// [`legacy_origin`] of the bundle's log id).
+    OtherLog {
+        /// The origin the checkpoint names.
+        origin: String,
+    },
     /// An entry's fields do not decode.
     Entry {
         /// Its seq.
@@ -198,6 +213,17 @@ pub enum BundleError {
         seq: u64,
         /// Why.
         error: ProofError,
+    },
+    /// The bundle does not cover the range the verifier asked for
+    /// ([`BundleReport::require_range`]): entries were dropped at an end, with the bundle's
+    /// unsigned count and range edited to match.
+    Range {
+        /// The first seq asked for.
+        seq_first: u64,
+        /// The last seq asked for (`None`: up to the checkpoint's tree size).
+        seq_last: Option<u64>,
+        /// The range the bundle holds.
+        found: (u64, u64),
     },
     /// An entry's CLEF text is not its body's.
     Clef {
@@ -226,9 +252,23 @@ impl fmt::Display for BundleError {
                 "bundle entry {position} is seq {found}, expected {expected}: entries were \
                  dropped, swapped or duplicated"
             ),
+            BundleError::OtherLog { origin } => write!(
+                f,
+                "bundle checkpoint is another log's: origin {origin:?} is not the one expected \
+                 (give --origin if this log was given a custom origin)"
+            ),
             BundleError::Entry { seq, reason } => write!(f, "bundle entry seq {seq}: {reason}"),
             BundleError::Proof { seq, error } => {
                 write!(f, "bundle entry seq {seq} is not in the checkpoint's tree: {error}")
+            }
+            BundleError::Range { seq_first, seq_last, found: (a, b) } => {
+                let last =
+                    seq_last.map_or("the checkpoint's tree size".to_owned(), |l| l.to_string());
+                write!(
+                    f,
+                    "bundle holds seqs {a}..={b}, not the {seq_first}..={last} asked for: entries \
+                     were dropped (a bundle's own count and range are not signed)"
+                )
             }
             BundleError::Clef { seq } => {
                 write!(f, "bundle entry seq {seq}: its CLEF text is not what its body holds")
@@ -240,7 +280,96 @@ impl fmt::Display for BundleError {
 
 impl std::error::Error for BundleError {}
 
+impl BundleReport {
+    /// Whether the entries run up to the checkpoint's tree size: that end is signed, so no
+    /// entry can have been dropped after the last one.
+    pub fn reaches_checkpoint(&self) -> bool {
+        self.seq_last == self.checkpoint.size()
+    }
+
+    /// Requires the bundle to hold exactly seqs `seq_first..=seq_last`, as the verifier asked
+    /// for them (`verify-bundle --seq`); `seq_last` `None` asks for every seq up to the
+    /// checkpoint's signed tree size.
+    ///
+    /// # Errors
+    /// [`BundleError::Range`] if the bundle holds another range: entries were dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mtlog_audit::integrity::bundle::{Bundle, BundleError};
+    /// use mtlog_audit::integrity::note::Signer;
+    /// use mtlog_audit::{Level, Options, Reader, Sink};
+    ///
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path();
+    /// let signer = Signer::from_seed("example.com/audit", [5; 32])?; // use io::Entropy
+    /// let sink = Sink::open(Options::new(dir).signer(signer.clone()))?;
+    /// for n in 0..4 {
+    ///     sink.event(Level::Information, "Paid {N}").with("N", n).emit()?;
+    /// }
+    /// sink.close()?;
+    /// let reader = Reader::open(dir)?;
+    /// let note = String::from_utf8(reader.checkpoints()?.pop().unwrap().bytes)?;
+    /// let mut bundle = reader.export_bundle(2..=4, &note)?;
+    /// let report = bundle.verify(&[signer.verifier()])?;
+    /// assert!(report.reaches_checkpoint()); // seq 4 is the signed tree size
+    /// report.require_range(2, Some(4))?;
+    ///
+    /// // The last entry dropped and the header edited to match: the entries left verify...
+    /// bundle.entries.pop();
+    /// (bundle.count, bundle.seq_last) = (2, 3);
+    /// let report = bundle.verify(&[signer.verifier()])?;
+    /// // ...but not as the range asked for, nor up to the checkpoint.
+    /// assert!(matches!(report.require_range(2, Some(4)), Err(BundleError::Range { .. })));
+    /// assert!(matches!(report.require_range(2, None), Err(BundleError::Range { .. })));
+    /// assert!(!report.reaches_checkpoint());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn require_range(&self, seq_first: u64, seq_last: Option<u64>) -> Result<(), BundleError> {
+        let last = seq_last.unwrap_or(self.checkpoint.size());
+        if (self.seq_first, self.seq_last) != (seq_first, last) {
+            let found = (self.seq_first, self.seq_last);
+            return Err(BundleError::Range { seq_first, seq_last, found });
+        }
+        Ok(())
+    }
+}
+
 impl Bundle {
+    /// Each entry as a C2SP `tlog-proof@v1` against the bundle's checkpoint, its leaf bytes
+    /// in the `extra` line (see [`tlog_proof`](super::tlog_proof)). Unverified: convert a
+    /// bundle you made or verified. See the [`tlog_proof`](super::tlog_proof) module for an
+    /// example.
+    ///
+    /// # Errors
+    /// [`BundleError::Format`] for a bad log id; [`BundleError::Entry`] for a body or proof
+    /// hash that does not decode.
+    pub fn to_tlog_proofs(&self) -> Result<Vec<TlogProof>, BundleError> {
+        let log_id = u128::from_str_radix(&self.log_id, 16)
+            .map_err(|_| BundleError::Format("log_id is not 32 hex digits".into()))?;
+        self.entries
+            .iter()
+            .map(|entry| {
+                let seq = entry.seq;
+                let bad = |reason: &str| BundleError::Entry { seq, reason: reason.to_owned() };
+                let body = BASE64.decode(&entry.body).map_err(|_| bad("body is not base64"))?;
+                let proof = entry
+                    .proof
+                    .iter()
+                    .map(|h| from_hex(h).ok_or_else(|| bad("proof hash is not 64 hex digits")))
+                    .collect::<Result<Vec<Hash>, _>>()?;
+                let (ts, flags, encoding) = (entry.timestamp_nanos, entry.flags, entry.encoding);
+                Ok(TlogProof {
+                    extra: Some(leaf_bytes(log_id, seq, ts, flags, encoding, &body)),
+                    index: seq.checked_sub(1).ok_or_else(|| bad("seq 0"))?,
+                    proof,
+                    checkpoint: self.checkpoint.clone(),
+                })
+            })
+            .collect()
+    }
+
     /// Parses a bundle's JSON. See [`Bundle::verify`] for an example.
     ///
     /// # Errors
@@ -294,6 +423,20 @@ impl Bundle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn verify(&self, verifiers: &[Verifier]) -> Result<BundleReport, BundleError> {
+        self.verify_origins(verifiers, &[])
+    }
+
+    /// [`Bundle::verify`], also requiring the checkpoint's origin to be one of `origins`
+    /// (`verify-bundle --origin`); with none given, the defaults: the name of a key that
+    /// verified the checkpoint, or the legacy origin of the bundle's log id.
+    ///
+    /// # Errors
+    /// As [`Bundle::verify`], and [`BundleError::OtherLog`] for another origin.
+    pub fn verify_origins(
+        &self,
+        verifiers: &[Verifier],
+        origins: &[String],
+    ) -> Result<BundleReport, BundleError> {
         if self.format != BUNDLE_FORMAT {
             return Err(BundleError::Format(format!("format is {:?}", self.format)));
         }
@@ -301,6 +444,14 @@ impl Bundle {
             .map_err(|_| BundleError::Format("log_id is not 32 hex digits".into()))?;
         let (checkpoint, signed_by) = Checkpoint::open_note(self.checkpoint.as_bytes(), verifiers)
             .map_err(BundleError::Checkpoint)?;
+        let origin = checkpoint.origin();
+        let expected = match origins {
+            [] => origin == legacy_origin(log_id) || signed_by.iter().any(|k| k.name == origin),
+            list => list.iter().any(|o| o == origin),
+        };
+        if !expected {
+            return Err(BundleError::OtherLog { origin: origin.to_owned() });
+        }
         if checkpoint.size() != self.tree_size {
             return Err(BundleError::TreeSize {
                 stated: self.tree_size,

@@ -61,6 +61,20 @@ pub const EXTENSION_LEN_MAX: usize = 1024;
 /// The most extension lines accepted. See [`BodyError`] for an example.
 pub const EXTENSIONS_MAX: usize = 64;
 
+/// The origin sinks used by default earlier, `mtlog-audit/<log id, 32 hex digits>`. Today's
+/// default is the signing key's name (C2SP asks the origin to match it, and Go's and the
+/// witnesses' tools expect it); logs signed under this one still verify as their own.
+///
+/// # Examples
+///
+/// ```
+/// use mtlog_audit::integrity::checkpoint::legacy_origin;
+/// assert_eq!(legacy_origin(0xab), format!("mtlog-audit/{}ab", "0".repeat(30)));
+/// ```
+pub fn legacy_origin(log_id: u128) -> String {
+    format!("mtlog-audit/{log_id:032x}")
+}
+
 /// A tree head: the log's identity, its size and its Merkle root, plus optional extension lines.
 ///
 /// Signing and opening notes is shown in the [module docs](self).

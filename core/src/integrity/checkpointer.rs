@@ -25,7 +25,7 @@ use crate::wal::scan::Item;
 use crate::wal::writer::Batch;
 
 use super::chain::{self, Hash};
-use super::checkpoint::Checkpoint;
+use super::checkpoint::{self, Checkpoint};
 use super::note::Signer;
 use super::store::{self, TileRead};
 use super::tiles::{CacheError, Tile, TileBuilder};
@@ -177,11 +177,15 @@ impl<D: Disk> Checkpointer<D> {
         };
         assert!(head.seq_next >= 1);
         let log_size = head.seq_next - 1;
+        // Tmp files of checkpoint writes a crash interrupted: never checkpoints, ours to remove
+        // (best effort: a leftover is harmless, `write_synced` replaces one of the same name).
+        let _ = store::remove_stale_tmp(&*disk, dir);
         let (tiles, source) = load_state(&*disk, dir, log_id, log_size, &head.chain)?;
         assert_eq!(tiles.size(), log_size);
-        let newest = newest_checkpoint(&*disk, dir, &signer, log_size)?;
-        let origin =
-            settings.origin.clone().unwrap_or_else(|| format!("mtlog-audit/{log_id:032x}"));
+        // The default origin is the key's name: C2SP asks for it, and standard verifiers
+        // (Go's, the witnesses') expect it.
+        let origin = settings.origin.clone().unwrap_or_else(|| signer.key().name.clone());
+        let newest = newest_checkpoint(&*disk, dir, &signer, (&origin, log_id), log_size)?;
         let report = MerkleOpenReport { tree_size: log_size, source, checkpoint_newest: newest };
         let state = State {
             tiles,
@@ -400,16 +404,25 @@ fn write_note_durably<D: Disk>(
     note: &str,
     latest: bool,
 ) -> Result<(), Error> {
-    store::ensure_dir(disk, dir).map_err(|e| Error::io("mkdir", dir, &e))?;
+    store::ensure_dir(disk, dir).map_err(|e| write_error("mkdir", dir, &e))?;
     let path = dir.join(store::checkpoint_file_name(size));
     store::write_synced(disk, &path, note.as_bytes())
-        .map_err(|(op, e)| Error::io(op, path.clone(), &e))?;
+        .map_err(|(op, e)| write_error(op, &path, &e))?;
     if latest {
         let path = dir.join(store::LATEST);
         store::write_synced(disk, &path, note.as_bytes())
-            .map_err(|(op, e)| Error::io(op, path.clone(), &e))?;
+            .map_err(|(op, e)| write_error(op, &path, &e))?;
     }
-    disk.sync_dir(dir).map_err(|e| Error::io("fsync dir", dir, &e))
+    disk.sync_dir(dir).map_err(|e| write_error("fsync dir", dir, &e))
+}
+
+/// A checkpoint write's error, typed as the WAL types its own: a full disk is
+/// [`Error::DiskFull`], recognised by errno, never by message.
+fn write_error(op: &'static str, path: &Path, err: &std::io::Error) -> Error {
+    if crate::io::is_storage_full(err) {
+        return Error::DiskFull { op, path: path.to_path_buf() };
+    }
+    Error::io(op, path, err)
 }
 
 /// The writer's right edge for a log of `log_size` events whose chain head is `chain`: from
@@ -499,12 +512,16 @@ fn ensure_tile<D: Disk>(disk: &D, dir: &Path, log_id: u128, tile: &Tile) -> bool
     true
 }
 
-/// The newest checkpoint's tree size in `DIR/checkpoints`; refuses a log that is shorter than
-/// a checkpoint signed by `signer`'s key.
+/// The newest checkpoint's tree size in `DIR/checkpoints` (by file name); refuses a log that is
+/// shorter than a checkpoint of this log (its origin, or the legacy default for its id) signed
+/// by `signer`'s key. Another log's checkpoint, even signed by the same key, or a file that is
+/// not a checkpoint, is not ours to act on (`verify` reports it). Reads only the files named
+/// past the log's size, newest first.
 fn newest_checkpoint<D: Disk>(
     disk: &D,
     dir: &Path,
     signer: &Signer,
+    (origin, log_id): (&str, u128),
     log_size: u64,
 ) -> Result<Option<u64>, Error> {
     let cp_dir = dir.join(store::CHECKPOINTS_DIR);
@@ -513,16 +530,29 @@ fn newest_checkpoint<D: Disk>(
     if newest <= log_size {
         return Ok((newest > 0).then_some(newest));
     }
-    let path = cp_dir.join(store::checkpoint_file_name(newest));
-    let bytes = store::read_file(disk, &path).map_err(|e| Error::io("read", path.clone(), &e))?;
-    let opened = bytes.map(|b| Checkpoint::open_note(&b, &[signer.verifier()]));
-    match opened {
-        Some(Ok((checkpoint, _))) if checkpoint.size() > log_size => {
-            Err(Error::BehindCheckpoint { tree_size: log_size, checkpoint_size: newest, path })
+    let mut past: Vec<u64> = disk
+        .list(&cp_dir)
+        .map_err(|e| Error::io("list", cp_dir.clone(), &e))?
+        .iter()
+        .filter_map(|name| store::parse_checkpoint_file_name(name))
+        .filter(|&size| size > log_size)
+        .collect();
+    past.sort_unstable_by(|a, b| b.cmp(a));
+    let legacy = checkpoint::legacy_origin(log_id);
+    for size in past {
+        let path = cp_dir.join(store::checkpoint_file_name(size));
+        let bytes =
+            store::read_file(disk, &path).map_err(|e| Error::io("read", path.clone(), &e))?;
+        let opened = bytes.map(|b| Checkpoint::open_note(&b, &[signer.verifier()]));
+        if let Some(Ok((checkpoint, _))) = opened {
+            let ours = checkpoint.origin() == origin || checkpoint.origin() == legacy;
+            if ours && checkpoint.size() > log_size {
+                let checkpoint_size = checkpoint.size();
+                return Err(Error::BehindCheckpoint { tree_size: log_size, checkpoint_size, path });
+            }
         }
-        // Not signed by this key (or not a checkpoint): not ours to act on; `verify` reports it.
-        _ => Ok(Some(newest)),
     }
+    Ok(Some(newest))
 }
 
 fn encoding_byte(encoding: BodyEncoding) -> u8 {

@@ -23,6 +23,8 @@
 //! // The two files `mtlog-audit keygen` writes:
 //! let generated = Signer::from_seed("example.com/audit", [4; 32])?; // use io::Entropy
 //! std::fs::write(dir.join("audit.key"), generated.private_key_text() + "\n")?;
+//! # use std::os::unix::fs::PermissionsExt;
+//! std::fs::set_permissions(dir.join("audit.key"), std::fs::Permissions::from_mode(0o600))?;
 //! std::fs::write(dir.join("audit.vkey"), generated.verifier().to_vkey() + "\n")?;
 //!
 //! // The service loads the signer; an auditor reads the verifier key.
@@ -66,6 +68,8 @@ pub const SIGNER_ENV: &str = "MTLOG_AUDIT_SIGNER_KEY";
 ///
 /// // The verifier key where the private key belongs:
 /// std::fs::write(&path, signer.verifier().to_vkey())?;
+/// # use std::os::unix::fs::PermissionsExt;
+/// std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
 /// let err = keys::signer_from_file(&RealDisk, &path).unwrap_err();
 /// let error = KeyError::MissingPart { part: KeyPart::PrivatePrefix };
 /// assert_eq!(err, KeyLoadError::Key { source: path.display().to_string(), error });
@@ -95,6 +99,15 @@ pub enum KeyLoadError {
         /// The file.
         path: PathBuf,
     },
+    /// The private key file can be read or written by others than its owner (Unix mode
+    /// `mode & 0o077 != 0`): refused, as ssh refuses one, since anyone who read it can sign
+    /// any history. Fix it with `chmod 600`, and rotate the key if others may have read it.
+    Exposed {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// The environment variable is not set (or not UTF-8).
     Unset {
         /// The variable.
@@ -114,6 +127,12 @@ impl fmt::Display for KeyLoadError {
         match self {
             KeyLoadError::Io { path, kind } => write!(f, "reading {}: {kind}", path.display()),
             KeyLoadError::Missing { path } => write!(f, "key file {} not found", path.display()),
+            KeyLoadError::Exposed { path, mode } => write!(
+                f,
+                "private key file {} has mode {mode:04o}: others can read or change it; run \
+                 `chmod 600` on it (and rotate the key if someone else may have read it)",
+                path.display()
+            ),
             KeyLoadError::Unset { var } => write!(f, "environment variable {var} is not set"),
             KeyLoadError::Key { source, error } => write!(f, "{source}: {error}"),
         }
@@ -127,8 +146,9 @@ impl std::error::Error for KeyLoadError {}
 ///
 /// # Errors
 /// [`KeyLoadError::Missing`] if the file does not exist; [`KeyLoadError::Io`] if it cannot be
-/// read (or is larger than [`store::FILE_LEN_MAX`]); [`KeyLoadError::Key`] if its text is not
-/// a valid signer key. No error shows the secret.
+/// read (or is larger than [`store::FILE_LEN_MAX`]); [`KeyLoadError::Exposed`] if its Unix mode
+/// lets others than its owner read or write it; [`KeyLoadError::Key`] if its text is not a
+/// valid signer key. No error shows the secret.
 ///
 /// # Examples
 ///
@@ -141,7 +161,15 @@ impl std::error::Error for KeyLoadError {}
 /// let path = tmp.path().join("audit.key"); // written by `mtlog-audit keygen`, mode 0600
 /// let signer = Signer::from_seed("example.com/audit", [4; 32])?; // use io::Entropy
 /// std::fs::write(&path, format!("{}\n", signer.private_key_text()))?;
+/// use std::fs::Permissions;
+/// use std::os::unix::fs::PermissionsExt;
 ///
+/// // Readable by others: refused, as ssh refuses such a key.
+/// std::fs::set_permissions(&path, Permissions::from_mode(0o644))?;
+/// let exposed = keys::signer_from_file(&RealDisk, &path);
+/// assert!(matches!(exposed, Err(KeyLoadError::Exposed { mode: 0o644, .. })));
+///
+/// std::fs::set_permissions(&path, Permissions::from_mode(0o600))?;
 /// let loaded = keys::signer_from_file(&RealDisk, &path)?;
 /// assert_eq!(loaded.verifier(), signer.verifier());
 /// let missing = keys::signer_from_file(&RealDisk, &tmp.path().join("none.key"));
@@ -149,9 +177,15 @@ impl std::error::Error for KeyLoadError {}
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn signer_from_file<D: Disk>(disk: &D, path: &Path) -> Result<Signer, KeyLoadError> {
+    let io = |e: std::io::Error| KeyLoadError::Io { path: path.to_path_buf(), kind: e.kind() };
     let bytes = store::read_file(disk, path)
-        .map_err(|e| KeyLoadError::Io { path: path.to_path_buf(), kind: e.kind() })?
+        .map_err(io)?
         .ok_or_else(|| KeyLoadError::Missing { path: path.to_path_buf() })?;
+    if let Some(mode) = disk.permissions(path).map_err(io)? {
+        if mode & PRIVATE_KEY_MODE_FORBIDDEN != 0 {
+            return Err(KeyLoadError::Exposed { path: path.to_path_buf(), mode });
+        }
+    }
     let text = String::from_utf8_lossy(&bytes);
     Signer::from_private_key_text(text.trim())
         .map_err(|error| KeyLoadError::Key { source: path.display().to_string(), error })
@@ -183,6 +217,9 @@ pub fn signer_from_env(var: &str) -> Result<Signer, KeyLoadError> {
     Signer::from_private_key_text(text.trim())
         .map_err(|error| KeyLoadError::Key { source: format!("${var}"), error })
 }
+
+/// Permission bits a private key file must not have: any access by group or others.
+const PRIVATE_KEY_MODE_FORBIDDEN: u32 = 0o077;
 
 /// A key rotation found in the log. See [`parse_rotation`] for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -38,5 +38,6 @@ pub mod merkle;
 pub mod note;
 pub mod store;
 pub mod tiles;
+pub mod tlog_proof;
 
 pub use checkpointer::{MerkleOpenReport, MerkleSource, RebuildReason};

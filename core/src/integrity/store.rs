@@ -34,6 +34,8 @@
 //! assert_eq!(store::read_file(&RealDisk, &path)?, Some(b"note\n".to_vec()));
 //! assert_eq!(store::newest_checkpoint_size(&RealDisk, tmp.path())?, 7);
 //! assert_eq!(store::list_checkpoints(&RealDisk, tmp.path())?[0].size_named, Some(7));
+//! std::fs::write(dir.join("checkpoint-00000000000000000009.note.tmp"), b"")?; // a crash
+//! assert_eq!(store::remove_stale_tmp(&RealDisk, tmp.path())?, 1);
 //!
 //! // Caches: written without fsync, read back checked against their place and log.
 //! use mtlog_audit::integrity::store::TileRead;
@@ -130,10 +132,16 @@ pub fn write_synced<D: Disk>(
         disk.remove(&tmp).map_err(|e| ("remove", e))?;
     }
     let file = disk.open(&tmp, OpenMode::CreateNew).map_err(|e| ("create", e))?;
-    write_all_at(&file, bytes, 0).map_err(|e| ("write", e))?;
-    file.sync_data().map_err(|e| ("fdatasync", e))?;
+    let written = write_all_at(&file, bytes, 0)
+        .map_err(|e| ("write", e))
+        .and_then(|()| file.sync_data().map_err(|e| ("fdatasync", e)));
     drop(file);
-    disk.rename(&tmp, path).map_err(|e| ("rename", e))
+    // A failed write (a full disk, typically) leaves no tmp file behind: we created it.
+    let renamed = written.and_then(|()| disk.rename(&tmp, path).map_err(|e| ("rename", e)));
+    if renamed.is_err() {
+        let _ = disk.remove(&tmp);
+    }
+    renamed
 }
 
 /// Writes a cache file: parents created, tmp file, rename, no sync (see the module docs).
@@ -153,9 +161,37 @@ pub fn write_cache<D: Disk>(disk: &D, path: &Path, bytes: &[u8]) -> io::Result<(
         disk.remove(&tmp)?;
     }
     let file = disk.open(&tmp, OpenMode::CreateNew)?;
-    write_all_at(&file, bytes, 0)?;
+    let written = write_all_at(&file, bytes, 0);
     drop(file);
-    disk.rename(&tmp, path)
+    let renamed = written.and_then(|()| disk.rename(&tmp, path));
+    if renamed.is_err() {
+        let _ = disk.remove(&tmp);
+    }
+    renamed
+}
+
+/// Removes the tmp files a crash may leave in `DIR/checkpoints` (`checkpoint-<size>.note.tmp`,
+/// `latest.tmp`: only the names [`write_synced`] creates there), returning how many. A tmp
+/// file is never a checkpoint: the rename that would have made it one did not happen.
+///
+/// # Errors
+/// The first I/O error listing or removing; files before it are removed.
+///
+/// See the [module docs](self) for an example.
+pub fn remove_stale_tmp<D: Disk>(disk: &D, dir: &Path) -> io::Result<u64> {
+    let cp_dir = dir.join(CHECKPOINTS_DIR);
+    if !disk.exists(&cp_dir)? {
+        return Ok(0);
+    }
+    let mut removed = 0;
+    for name in disk.list(&cp_dir)? {
+        let Some(target) = name.strip_suffix(".tmp") else { continue };
+        if target == LATEST || parse_checkpoint_file_name(target).is_some() {
+            disk.remove(&cp_dir.join(&name))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// Reads a whole file, or `None` if it does not exist.

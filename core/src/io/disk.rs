@@ -175,6 +175,17 @@ pub trait Disk: Send + Sync + 'static {
     /// and synced after recovery cut the doubtful tail); `rename` moves it with the file and
     /// drops the one of the name replaced; `remove` drops it.
     fn synced_len_after_failure(&self, path: &Path) -> Option<u64>;
+
+    /// The Unix permission bits of the file `path` (`mode & 0o7777`), or `None` where the disk
+    /// has none (a model disk, a non-Unix system). Used to refuse a private key that others
+    /// can read. See [`Disk`] for an example.
+    ///
+    /// # Errors
+    /// `NotFound` if `path` does not exist; any other `io::Error` of the `stat`.
+    fn permissions(&self, path: &Path) -> io::Result<Option<u32>> {
+        let _ = path;
+        Ok(None)
+    }
 }
 
 /// An open file. Positional I/O only: there is no shared cursor to get wrong.

@@ -85,6 +85,11 @@ impl Disk for RealDisk {
         path.try_exists()
     }
 
+    fn permissions(&self, path: &Path) -> io::Result<Option<u32>> {
+        use std::os::unix::fs::PermissionsExt;
+        Ok(Some(fs::metadata(path)?.permissions().mode() & 0o7777))
+    }
+
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         fs::rename(from, to)?;
         // A failed sync's record belongs to the file: it moves with it and leaves the name it
