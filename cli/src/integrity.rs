@@ -534,10 +534,15 @@ pub fn verify_bundle(
         Err(BundleError::Format(e)) => return Err(input(format!("{}: {e}", file.display()))),
         Err(e) => (EXIT_TAMPERED, format!("TAMPERED: {e}")),
     };
+    verdict("bundle", file, code, &message, as_json)
+}
+
+/// Prints a bundle's or a proof's verdict and turns its code into the exit code.
+fn verdict(what: &str, file: &Path, code: u8, message: &str, as_json: bool) -> Outcome {
     if as_json {
         println!("{}", json!({"valid": code == 0, "result": message}));
     } else {
-        println!("bundle     {}", file.display());
+        println!("{what:<10} {}", file.display());
         println!("result     {message}");
     }
     Ok(if code == 0 { ExitCode::SUCCESS } else { ExitCode::from(code) })
@@ -577,13 +582,7 @@ fn verify_tlog_proof(
         }
         Err(e) => (EXIT_TAMPERED, format!("TAMPERED: {e}")),
     };
-    if as_json {
-        println!("{}", json!({"valid": code == 0, "result": message}));
-    } else {
-        println!("proof      {}", file.display());
-        println!("result     {message}");
-    }
-    Ok(if code == 0 { ExitCode::SUCCESS } else { ExitCode::from(code) })
+    verdict("proof", file, code, &message, as_json)
 }
 
 #[cfg(test)]
