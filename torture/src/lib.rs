@@ -30,6 +30,7 @@ pub mod run;
 pub mod shrink;
 pub mod swarm;
 
+mod checkpoints;
 mod inject;
 mod recover;
 

@@ -42,9 +42,16 @@ impl Run<'_> {
 
     /// The options the harness opens the log with.
     pub(crate) fn log_options(&self) -> Options {
-        Options::new(&self.dir)
+        let options = Options::new(&self.dir)
             .segment_bytes(self.knobs.segment_bytes)
-            .body_max(self.knobs.body_max)
+            .body_max(self.knobs.body_max);
+        match self.knobs.features.signing {
+            true => options
+                .signer(crate::checkpoints::signer(self.knobs.seed))
+                .checkpoint_every_events(Some(self.knobs.checkpoint_every_events))
+                .checkpoint_on_seal(self.knobs.checkpoint_on_seal),
+            false => options,
+        }
     }
 
     /// Opens the log: recovery (sometimes interrupted by crashes), verification against the
@@ -70,6 +77,10 @@ impl Run<'_> {
                 Ok(recovered) => return self.after_recovery(recovered),
                 Err(Error::Corruption(c)) => {
                     self.judge_corruption(&c);
+                    return false;
+                }
+                Err(e @ Error::BehindCheckpoint { .. }) => {
+                    self.judge_behind_checkpoint(&e);
                     return false;
                 }
                 Err(e) => {
@@ -165,6 +176,9 @@ impl Run<'_> {
         self.counters.recoveries += 1;
         self.note_branches(&report);
         if !self.verify_recovered(&report) {
+            return false;
+        }
+        if self.knobs.features.signing && !self.verify_checkpoints(report.seq_next - 1) {
             return false;
         }
         let log = if self.knobs.features.crash_in_recovery && self.rng.chance(0.5) {

@@ -246,6 +246,11 @@ pub(crate) struct Run<'k> {
     pub(crate) fresh_process: bool,
     /// Whether the recovery under way judged injected damage (it then gets a full read-back).
     pub(crate) judged_now: bool,
+    /// The largest checkpoint whose write returned (I17: it must survive, and later ones may
+    /// not be smaller).
+    pub(crate) checkpoint_written_max: u64,
+    /// Checkpoint files whose signature verified, by path and content hash: (size, root).
+    pub(crate) checkpoints_verified: BTreeMap<(PathBuf, u64), (u64, Hash)>,
 }
 
 impl<'k> Run<'k> {
@@ -294,6 +299,8 @@ impl<'k> Run<'k> {
             last_durable: 0,
             fresh_process: true,
             judged_now: false,
+            checkpoint_written_max: 0,
+            checkpoints_verified: BTreeMap::new(),
         }
     }
 
@@ -787,7 +794,9 @@ impl<'k> Run<'k> {
     fn write_checkpoint(&mut self) {
         let Some(log) = &self.log else { return };
         let written = log.log.checkpoint();
+        let seq_durable = log.log.writer().seq_durable();
         self.note("app", &format!("checkpoint: {}", describe_checkpoint(&written)));
+        self.judge_checkpoint_write(&written, seq_durable);
     }
 
     /// I9: an EIO injected during a writer call must surface as an error and poison the
@@ -797,8 +806,16 @@ impl<'k> Run<'k> {
         if self.disk.is_dead() {
             return;
         }
+        // The WAL's files only: a checkpoint or Merkle cache that fails to write is reported
+        // (or counted) and retried later, and never poisons the log.
+        let checkpoints = self.dir.join(mtlog_audit::integrity::store::CHECKPOINTS_DIR);
+        let merkle = self.dir.join(mtlog_audit::integrity::store::MERKLE_DIR);
         let eio = self.sim.ledger_since(ledger_before).iter().any(|r| {
-            matches!(r.kind, FaultKind::SyncError | FaultKind::WriteError | FaultKind::SyncDirError)
+            let wal = !r.path.starts_with(&checkpoints) && !r.path.starts_with(&merkle);
+            wal && matches!(
+                r.kind,
+                FaultKind::SyncError | FaultKind::WriteError | FaultKind::SyncDirError
+            )
         });
         if !eio {
             return;
@@ -1049,6 +1066,9 @@ impl<'k> Run<'k> {
             return;
         }
         self.hit(Branch::Liveness);
+        if self.knobs.features.signing && !self.verify_checkpoints(self.model.seq_next() - 1) {
+            return;
+        }
         // The public read path is the costliest check (the reader scans, walks the chain twice
         // and decodes every body): every run reads back in full, a seeded share through it.
         if self.rng.chance(STRICT_READ_SHARE) {
