@@ -311,6 +311,14 @@ impl<D: Disk> Log<D> {
         if let Some(p) = prepared {
             self.writer.install_prepared(p);
         }
+        #[cfg(feature = "canary-checkpoint-undurable")] // CANARY: signs leaves before their fsync
+        if let Some(c) = &self.checkpoints {
+            let unsynced = vec![[0u8; 32]; batch.len()];
+            c.0.push_durable(batch, self.writer.seq_durable() + 1, &unsynced);
+            if c.0.is_due(false) {
+                let _ = c.0.checkpoint();
+            }
+        }
         let segment_before = self.writer.active_segment();
         let appended = self.writer.append(batch, hashes);
         assert_eq!(hashes.len(), appended.durable, "one chain hash per durable event");
@@ -318,6 +326,7 @@ impl<D: Disk> Log<D> {
             Some(c) => {
                 // Under the caller's exclusive hold on the log: leaves reach the tree in seq
                 // order, and only durable ones.
+                #[cfg(not(feature = "canary-checkpoint-undurable"))]
                 c.0.push_durable(batch, appended.seq_first, hashes);
                 c.0.is_due(self.writer.active_segment() != segment_before)
             }
