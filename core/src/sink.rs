@@ -150,7 +150,7 @@ struct Shared<D: Disk> {
     log: Mutex<Log<D>>,
     prep: Mutex<PrepSlot<D::File>>,
     prep_wake: Condvar,
-    preparer_log: Preparer<D>,
+    preparer: Preparer<D>,
     disk: Arc<D>,
     queue_max: usize,
     batch_max: usize,
@@ -350,7 +350,7 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
             room: Condvar::new(),
             acks: [Condvar::new(), Condvar::new()],
             checkpoints: log.checkpoints(),
-            preparer_log: log.preparer(),
+            preparer: log.preparer(),
             log: Mutex::new(log),
             prep: Mutex::new(PrepSlot::Idle),
             prep_wake: Condvar::new(),
@@ -990,7 +990,7 @@ impl<D: Disk> Shared<D> {
                     let id = *id;
                     *slot = PrepSlot::Running(id);
                     drop(slot);
-                    let r = self.preparer_log.prepare(id);
+                    let r = self.preparer.prepare(id);
                     slot = self.prep.lock().unwrap_or_else(|p| p.into_inner());
                     if matches!(*slot, PrepSlot::Stop) {
                         return;

@@ -303,7 +303,7 @@ impl Knobs {
         }
         // Small enough that most batches of a run meet a checkpoint write, not so small that
         // signing (ed25519) dominates the run.
-        let checkpoint_every_events = signing.log_uniform(128).max(2);
+        let checkpoint_every_events = signing.log_uniform(128).max(4);
         let checkpoint_on_seal = signing.chance(0.5);
         // 4 KiB to 1 MiB, skewed small (the smaller of two log-uniform draws): rotations are
         // frequent, and big preallocated segments, whose zeros every recovery reads, are rarer.

@@ -45,12 +45,12 @@ impl Run<'_> {
         let options = Options::new(&self.dir)
             .segment_bytes(self.knobs.segment_bytes)
             .body_max(self.knobs.body_max);
-        match self.knobs.features.signing {
-            true => options
-                .signer(crate::checkpoints::signer(self.knobs.seed))
+        match &self.signer {
+            Some(signer) => options
+                .signer(signer.clone())
                 .checkpoint_every_events(Some(self.knobs.checkpoint_every_events))
                 .checkpoint_on_seal(self.knobs.checkpoint_on_seal),
-            false => options,
+            None => options,
         }
     }
 
@@ -178,7 +178,9 @@ impl Run<'_> {
         if !self.verify_recovered(&report) {
             return false;
         }
-        if self.knobs.features.signing && !self.verify_checkpoints(report.seq_next - 1) {
+        let verify =
+            self.knobs.features.signing && self.rng.chance(crate::checkpoints::VERIFY_SHARE);
+        if verify && !self.verify_checkpoints(report.seq_next - 1) {
             return false;
         }
         let log = if self.knobs.features.crash_in_recovery && self.rng.chance(0.5) {

@@ -251,6 +251,8 @@ pub(crate) struct Run<'k> {
     pub(crate) checkpoint_written_max: u64,
     /// Checkpoint files whose signature verified, by path and content hash: (size, root).
     pub(crate) checkpoints_verified: BTreeMap<(PathBuf, u64), (u64, Hash)>,
+    /// The checkpoint key, when signing is on (derived once: key derivation is not free).
+    pub(crate) signer: Option<mtlog_audit::integrity::note::Signer>,
 }
 
 impl<'k> Run<'k> {
@@ -301,6 +303,7 @@ impl<'k> Run<'k> {
             judged_now: false,
             checkpoint_written_max: 0,
             checkpoints_verified: BTreeMap::new(),
+            signer: knobs.features.signing.then(|| crate::checkpoints::signer(knobs.seed)),
         }
     }
 
