@@ -811,14 +811,12 @@ impl<'k> Run<'k> {
         }
         // The WAL's files only: a checkpoint or Merkle cache that fails to write is reported
         // (or counted) and retried later, and never poisons the log.
-        let checkpoints = self.dir.join(mtlog_audit::integrity::store::CHECKPOINTS_DIR);
-        let merkle = self.dir.join(mtlog_audit::integrity::store::MERKLE_DIR);
         let eio = self.sim.ledger_since(ledger_before).iter().any(|r| {
-            let wal = !r.path.starts_with(&checkpoints) && !r.path.starts_with(&merkle);
-            wal && matches!(
-                r.kind,
-                FaultKind::SyncError | FaultKind::WriteError | FaultKind::SyncDirError
-            )
+            !self.is_checkpoint_path(&r.path)
+                && matches!(
+                    r.kind,
+                    FaultKind::SyncError | FaultKind::WriteError | FaultKind::SyncDirError
+                )
         });
         if !eio {
             return;
@@ -835,6 +833,13 @@ impl<'k> Run<'k> {
                 ),
             );
         }
+    }
+
+    /// Whether `path` is the checkpointer's (checkpoints, Merkle caches), not the WAL's.
+    fn is_checkpoint_path(&self, path: &Path) -> bool {
+        let checkpoints = self.dir.join(mtlog_audit::integrity::store::CHECKPOINTS_DIR);
+        let merkle = self.dir.join(mtlog_audit::integrity::store::MERKLE_DIR);
+        path.starts_with(&checkpoints) || path.starts_with(&merkle)
     }
 
     /// I9: a poisoned writer accepts nothing and touches nothing.
@@ -979,9 +984,18 @@ impl<'k> Run<'k> {
             Some(log) if log.log.writer().poison().is_none() => {
                 let ledger_before = self.sim.ledger_len();
                 let r = log.log.close();
-                let failed = r.is_err();
-                self.check_failstop(ledger_before, failed, "seal and shrink");
-                !failed
+                // `Error::Io` from close comes only after a good seal: the final checkpoint or
+                // the Merkle state failed (an EIO there, even on the log directory's fsync,
+                // never poisons the log). Every other failure is the seal's.
+                let checkpoint_failed = match &r {
+                    Err(Error::Io { path, .. }) => self.is_checkpoint_path(path),
+                    _ => false,
+                };
+                match checkpoint_failed {
+                    true => self.check(Invariant::I9),
+                    false => self.check_failstop(ledger_before, r.is_err(), "seal and shrink"),
+                }
+                r.is_ok() || checkpoint_failed
             }
             _ => false,
         };
