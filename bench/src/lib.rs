@@ -463,19 +463,14 @@ pub fn table(rows: &[Measurement]) -> String {
 /// On I/O errors.
 pub fn recovery_speed(dir: &Path, log_bytes: u64) -> RecoverySpeed {
     use mtlog_audit::event::{Event, EventId};
-    use mtlog_audit::wal::writer::{Batch, Writer, WriterConfig};
-    let disk = std::sync::Arc::new(mtlog_audit::io::RealDisk);
+    use mtlog_audit::io::{OsEntropy, RealDisk, SystemClock};
+    use mtlog_audit::wal::log::Log;
+    use mtlog_audit::wal::writer::Batch;
     let segment_bytes = 64 << 20;
-    let (start, _) = mtlog_audit::wal::open::recover(
-        &disk,
-        dir,
-        segment_bytes,
-        1 << 20,
-        &mtlog_audit::io::OsEntropy,
-    )
-    .expect("create log");
-    let config = WriterConfig { segment_bytes, body_max: 1 << 20 };
-    let mut writer = Writer::new(disk, dir, config, start);
+    let options = Options::new(dir).segment_bytes(segment_bytes).body_max(1 << 20);
+    let disk = std::sync::Arc::new(RealDisk);
+    let clock = std::sync::Arc::new(SystemClock);
+    let mut log = Log::open(disk, &options, clock, &OsEntropy).expect("create log");
     let event = Event::new(EventId([9; 16]), 0, Level::Information, "bulk {Pad}")
         .with_property("Pad", padding(1024))
         .render();
@@ -490,12 +485,13 @@ pub fn recovery_speed(dir: &Path, log_bytes: u64) -> RecoverySpeed {
     let mut written = 0u64;
     while written < log_bytes {
         hashes.clear();
-        let a = writer.append(&batch, &mut hashes);
+        // The engine's commit, as the sink's leader runs it (no preparer: rotation prepares).
+        let a = log.commit(&batch, &mut hashes, None, || true).appended;
         assert!(a.error.is_none(), "append: {:?}", a.error);
         written += (body.len() as u64 + 96) * 4096;
     }
-    writer.seal_and_shrink().expect("seal");
-    drop(writer);
+    log.close().expect("seal");
+    drop(log);
     let bytes: u64 = std::fs::read_dir(dir)
         .expect("list")
         .filter_map(Result::ok)

@@ -1,4 +1,4 @@
-//! `Sink`: the one public entry point. Thin thread glue around the WAL writer.
+//! `Sink`: the one public entry point. Thread glue around the log engine (`wal::log`).
 //!
 //! Group commit, leader/follower style: an emitter encodes its event outside any lock, appends
 //! the bytes to the pending batch and takes a ticket. If no leader is running, it becomes the
@@ -10,8 +10,10 @@
 //! A background thread prepares the next segment (preallocation and zero-fill) when the active
 //! one is half full, so rotation does not put a zero-fill on anyone's ack path.
 //!
-//! The writer itself (`wal::writer`) is sans-thread: the simulator drives the same type with
-//! seeded interleavings, without this file.
+//! Every step of open, commit and close is the log engine's (`wal::log`), which owns no thread:
+//! the simulator drives the same engine with seeded interleavings, without this file. This
+//! file holds only what needs threads: the queue, the condvars, the leader/follower hand-off
+//! and the preparer thread.
 //!
 //! # Examples
 //!
@@ -43,22 +45,22 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use crate::error::Error;
 use crate::event::{Event, EventId, Level, Value};
 use crate::integrity::chain::Hash;
-use crate::integrity::checkpointer::{self, Checkpointer, MerkleOpenReport};
+use crate::integrity::checkpointer::MerkleOpenReport;
 use crate::integrity::keys;
 use crate::integrity::note::Signer;
 use crate::io::{Clock, Disk, Entropy, OsEntropy, RealDisk, SystemClock};
 use crate::options::Options;
-use crate::wal::format::{framed_len, SegmentId};
-use crate::wal::open::{self, RecoveryReport};
-use crate::wal::segment::{self, Prepared};
-use crate::wal::writer::{Batch, Writer, WriterConfig};
+use crate::wal::format::SegmentId;
+use crate::wal::log::{Checkpoints, Log, Preparer};
+use crate::wal::open::RecoveryReport;
+use crate::wal::segment::Prepared;
+use crate::wal::writer::Batch;
 
 /// Proof that an event is durable: its seq and the hash chain value after it. See the
 /// [crate docs](crate) for an example.
@@ -130,8 +132,6 @@ pub struct Sink<D: Disk = RealDisk, C: Clock = SystemClock, E: Entropy = OsEntro
     report: RecoveryReport,
     merkle: Option<MerkleOpenReport>,
     preparer: Mutex<Option<JoinHandle<()>>>,
-    /// The directory lock: held from open until `close` returns or the sink is dropped.
-    lock: Mutex<Option<D::Lock>>,
 }
 
 struct Shared<D: Disk> {
@@ -145,18 +145,19 @@ struct Shared<D: Disk> {
     /// so publishing a batch wakes its own emitters and one of the next batch's (to lead), not
     /// every waiter. See [`ack_slot`].
     acks: [Condvar; ACK_SLOTS],
-    writer: Mutex<Writer<D>>,
+    /// The engine: held by the leader for one commit, by `close` to seal. It also holds the
+    /// directory lock until `close`.
+    log: Mutex<Log<D>>,
     prep: Mutex<PrepSlot<D::File>>,
     prep_wake: Condvar,
+    preparer: Preparer<D>,
     disk: Arc<D>,
-    dir: PathBuf,
-    segment_bytes: u64,
     queue_max: usize,
     batch_max: usize,
     max_delay: std::time::Duration,
-    /// The Merkle state and checkpoint schedule, when checkpoints are on. Lock order: the
-    /// writer, then this one's locks.
-    integrity: Option<Checkpointer<D>>,
+    /// The engine's checkpointer, when checkpoints are on, for checkpoints written outside the
+    /// log's lock. Lock order: the log, then this one's locks.
+    checkpoints: Option<Checkpoints<D>>,
     failure_handler: Option<crate::options::FailureHandler>,
 }
 
@@ -322,55 +323,9 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
         entropy: Arc<E>,
     ) -> Result<Sink<D, C, E>, Error> {
         options.validate()?;
-        let dir = options.dir.clone();
-        if !disk.exists(&dir).map_err(|e| Error::io("stat", &dir, &e))? {
-            disk.create_dir_all(&dir).map_err(|e| Error::io("mkdir", &dir, &e))?;
-        }
-        // The directory's own entry must survive a power loss, or every segment in it goes
-        // with it. Synced on every open, not only on create: an earlier open may have created
-        // it and then failed before (or while) syncing.
-        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            disk.sync_dir(parent).map_err(|e| Error::io("fsync dir", parent, &e))?;
-        }
-        let lock = disk.lock_dir(&dir).map_err(|e| match e.kind() {
-            std::io::ErrorKind::WouldBlock => Error::AlreadyOpen { dir: dir.clone() },
-            _ => Error::io("lock", &dir, &e),
-        })?;
-        let (start, report) = open::recover(
-            &disk,
-            &dir,
-            options.segment_bytes,
-            options.body_max_effective(),
-            &*entropy,
-        )?;
-        let config = WriterConfig {
-            segment_bytes: options.segment_bytes,
-            body_max: options.body_max_effective(),
-        };
-        let head = checkpointer::Head {
-            seq_next: start.seq_next,
-            chain: start.chain,
-            timestamp_last: start.timestamp_last,
-        };
-        let (integrity, merkle) = match options.checkpoints.signer.is_some() {
-            true => {
-                let clock: Arc<dyn Clock> = clock.clone();
-                let (c, r) = Checkpointer::open(
-                    disk.clone(),
-                    &dir,
-                    report.log_id,
-                    head,
-                    options.checkpoints.clone(),
-                    clock,
-                )?;
-                (Some(c), Some(r))
-            }
-            false => (None, None),
-        };
-        let mut writer = Writer::new(disk.clone(), &dir, config, start);
-        // Recovery fsynced every record it kept: say so to readers at once (unsynced marker,
-        // as after every batch), instead of waiting for the next write to carry the watermark.
-        writer.write_commit_marker()?;
+        let log = Log::open(disk.clone(), &options, clock.clone(), &*entropy)?;
+        let report = log.report().clone();
+        let merkle = log.merkle_report().cloned();
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 pending: Batch::default(),
@@ -386,28 +341,29 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
                 hashes_pool: Vec::new(),
                 close: CloseState::Open,
                 poisoned: None,
-                stats: SinkStats { seq_durable: writer.seq_durable(), ..SinkStats::default() },
+                stats: SinkStats {
+                    seq_durable: log.writer().seq_durable(),
+                    ..SinkStats::default()
+                },
             }),
             wake: Condvar::new(),
             room: Condvar::new(),
             acks: [Condvar::new(), Condvar::new()],
-            writer: Mutex::new(writer),
+            checkpoints: log.checkpoints(),
+            preparer: log.preparer(),
+            log: Mutex::new(log),
             prep: Mutex::new(PrepSlot::Idle),
             prep_wake: Condvar::new(),
             disk,
-            dir,
-            segment_bytes: options.segment_bytes,
             queue_max: options.queue_max,
             batch_max: options.batch_max,
             max_delay: options.max_delay,
-            integrity,
             failure_handler: options.failure_handler.clone(),
         });
         let worker = shared.clone();
-        let log_id = report.log_id;
         let preparer = std::thread::Builder::new()
             .name("mtlog-audit-prepare".into())
-            .spawn(move || worker.run_preparer(log_id))
+            .spawn(move || worker.run_preparer())
             .map_err(|e| Error::io("spawn preparer", &options.dir, &e))?;
         Ok(Sink {
             shared,
@@ -417,7 +373,6 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
             report,
             merkle,
             preparer: Mutex::new(Some(preparer)),
-            lock: Mutex::new(Some(lock)),
         })
     }
 
@@ -465,7 +420,7 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn checkpoint(&self) -> Result<Option<u64>, Error> {
-        match &self.shared.integrity {
+        match &self.shared.checkpoints {
             Some(c) => c.checkpoint(),
             None => Ok(None),
         }
@@ -474,7 +429,7 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
     /// Tiles the sink could not write since it opened (caches: rebuilt on a later open). See
     /// [`Sink::checkpoint`] for an example.
     pub fn merkle_cache_write_failures(&self) -> u64 {
-        self.shared.integrity.as_ref().map_or(0, Checkpointer::cache_errors)
+        self.shared.checkpoints.as_ref().map_or(0, Checkpoints::cache_write_failures)
     }
 
     /// Rotates the checkpoint signing key: records the rotation in the log (an event with
@@ -519,7 +474,7 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn rotate_signer(&self, new: Signer) -> Result<Receipt, Error> {
-        let Some(c) = &self.shared.integrity else {
+        let Some(c) = &self.shared.checkpoints else {
             return Err(crate::error::ConfigError::CheckpointWithoutSigner.into());
         };
         let old = c.signer().verifier();
@@ -705,31 +660,21 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
             q.close = CloseState::Closing;
         }
         let mut outcome = CloseOutcome { shared: &self.shared, result: None };
+        // The engine's close releases the directory lock after its last write, whatever the
+        // outcome: the next opener may recover the directory.
         let result = self.seal_and_finish();
-        // The caller that closed releases the lock, after its last write: the next opener may
-        // recover the directory.
-        drop(self.lock.lock().unwrap_or_else(|p| p.into_inner()).take());
         outcome.result = Some(result.clone());
         result
     }
 
-    /// The second half of `close`, once no emitter can write: stop the preparer, seal, and
-    /// write the final checkpoint.
+    /// The second half of `close`, once no emitter can write: stop the preparer, then the
+    /// engine's close (seal, final checkpoint, lock release).
     fn seal_and_finish(&self) -> Result<(), Error> {
         self.shared.stop_preparer();
         if let Some(handle) = self.preparer.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = handle.join();
         }
-        let mut w = self.shared.lock_writer();
-        if w.poison().is_some() {
-            return Err(w.poison().cloned().unwrap_or(Error::Closed));
-        }
-        w.seal_and_shrink()?;
-        // After the seal: the final checkpoint covers every event, all of them durable.
-        match &self.shared.integrity {
-            Some(c) => c.close(&w.chain_head()),
-            None => Ok(()),
-        }
+        self.shared.lock_log().close()
     }
 
     /// Counters: queue depth, buffered bytes, batches, durable seq. See [`Sink`] for an
@@ -782,6 +727,7 @@ impl<D: Disk, C: Clock, E: Entropy> Drop for Sink<D, C, E> {
             // Unwinding from a panic (perhaps a leader's assertion): do not wait on a batch
             // that will never complete. Nothing unsynced was acknowledged.
             self.shared.stop_preparer();
+            self.shared.lock_log().release_lock();
             return;
         }
         let reported = matches!(self.shared.lock_queue().close, CloseState::Closed(Err(_)));
@@ -842,8 +788,8 @@ impl<D: Disk> Shared<D> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn lock_writer(&self) -> MutexGuard<'_, Writer<D>> {
-        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock_log(&self) -> MutexGuard<'_, Log<D>> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Waits on `wake` for the queue to go idle (`flush`, `close`).
@@ -926,29 +872,17 @@ impl<D: Disk> Shared<D> {
         }
 
         hashes.clear();
-        let mut w = self.lock_writer();
-        self.install_ready(&mut w, &batch);
-        let segment_before = w.active_segment();
-        let appended = w.append(&batch, &mut hashes);
-        let checkpoint_due = match &self.integrity {
-            Some(c) => {
-                // Still under the writer lock: leaves reach the tree in seq order.
-                assert_eq!(hashes.len(), appended.durable, "one chain hash per durable event");
-                c.push_durable(&batch, appended.seq_first, &hashes[..appended.durable]);
-                c.is_due(w.active_segment() != segment_before)
-            }
-            None => false,
-        };
-        let idle = self.lock_queue().pending.is_empty();
-        if idle && appended.error.is_none() {
-            // Tell readers (and a recovery after kill -9) what is durable; unsynced on purpose.
-            let _ = w.write_commit_marker();
-        }
-        if let Some(id) = w.wants_prepared() {
+        let mut log = self.lock_log();
+        let prepared = self.take_prepared(&log, &batch);
+        // The marker's failure poisons the log: the next batch reports it.
+        let committed =
+            log.commit(&batch, &mut hashes, prepared, || self.lock_queue().pending.is_empty());
+        drop(log);
+        if let Some(id) = committed.prepare {
             self.request_prepare(id);
         }
-        let seq_durable = w.seq_durable();
-        drop(w);
+        let (appended, checkpoint_due) = (committed.appended, committed.checkpoint_due);
+        let seq_durable = committed.seq_durable;
 
         let mut q = self.lock_queue();
         if let Some(e @ Error::Poisoned(_)) = &appended.error {
@@ -1002,7 +936,7 @@ impl<D: Disk> Shared<D> {
     /// Writes a due checkpoint; a failure goes to the failure handler (the events are durable
     /// and acknowledged regardless; the next due checkpoint tries again).
     fn write_checkpoint(&self) {
-        let Some(c) = &self.integrity else { return };
+        let Some(c) = &self.checkpoints else { return };
         if let Err(e) = c.checkpoint() {
             if let Some(h) = &self.failure_handler {
                 h(&e);
@@ -1010,26 +944,25 @@ impl<D: Disk> Shared<D> {
         }
     }
 
-    /// Installs a segment the preparer finished; waits for one it is still preparing if this
-    /// batch may need it (two preparations of one segment must never race).
-    fn install_ready(&self, w: &mut Writer<D>, batch: &Batch) {
-        let next = SegmentId(w.active_segment().0 + 1);
-        let bytes: u64 = batch.entries.iter().map(|e| framed_len(e.body_len as usize) as u64).sum();
+    /// Takes a segment the preparer finished, for the engine to install; waits for one it is
+    /// still preparing if this batch may need it (the engine's [`SegmentNext`] decides).
+    ///
+    /// [`SegmentNext`]: crate::wal::log::SegmentNext
+    fn take_prepared(&self, log: &Log<D>, batch: &Batch) -> Option<Prepared<D::File>> {
+        let next = log.segment_next(batch);
         let mut slot = self.prep.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             match &*slot {
-                PrepSlot::Requested(id) | PrepSlot::Running(id)
-                    if *id == next && w.may_rotate_within(bytes) =>
-                {
+                PrepSlot::Requested(id) | PrepSlot::Running(id) if next.waits_for(*id) => {
                     slot = self.prep_wake.wait(slot).unwrap_or_else(|p| p.into_inner());
                 }
-                PrepSlot::Ready(p) if p.id == next => {
-                    if let PrepSlot::Ready(p) = std::mem::replace(&mut *slot, PrepSlot::Idle) {
-                        w.install_prepared(p);
-                    }
-                    return;
+                PrepSlot::Ready(p) if next.installs(p.id) => {
+                    return match std::mem::replace(&mut *slot, PrepSlot::Idle) {
+                        PrepSlot::Ready(p) => Some(p),
+                        _ => None,
+                    };
                 }
-                _ => return,
+                _ => return None,
             }
         }
     }
@@ -1048,7 +981,7 @@ impl<D: Disk> Shared<D> {
         self.prep_wake.notify_all();
     }
 
-    fn run_preparer(&self, log_id: u128) {
+    fn run_preparer(&self) {
         let mut slot = self.prep.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             match &*slot {
@@ -1057,8 +990,7 @@ impl<D: Disk> Shared<D> {
                     let id = *id;
                     *slot = PrepSlot::Running(id);
                     drop(slot);
-                    let r =
-                        segment::prepare(&*self.disk, &self.dir, log_id, id, self.segment_bytes);
+                    let r = self.preparer.prepare(id);
                     slot = self.prep.lock().unwrap_or_else(|p| p.into_inner());
                     if matches!(*slot, PrepSlot::Stop) {
                         return;

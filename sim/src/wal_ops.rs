@@ -2,10 +2,11 @@
 //! `Vec` model: the structured fuzz target (`fuzz/fuzz_targets/wal_ops.rs`, with the
 //! `arbitrary` feature) and the regression tests in `sim/tests/wal_ops.rs`.
 //!
-//! The harness drives the WAL the way production does, without the sink's threads:
-//! `wal::open::recover` then `wal::writer::Writer`, one `append` per flushed batch followed by
-//! an unsynced commit marker (as the sink writes when idle). The model is the list of
-//! acknowledged events, in order. After every reopen it checks:
+//! The harness drives the log engine production's `Sink` wraps, without the sink's threads:
+//! `wal::log::Log::open` (directory, lock, recovery, first commit marker), one `Log::commit` per
+//! flushed batch (append, fdatasync, and the unsynced commit marker the sink writes when idle),
+//! `Log::close`. The model is the list of acknowledged events, in order. After every reopen it
+//! checks:
 //!
 //! - every acknowledged event is in the log, in order, with its chain hash, and nothing else
 //!   except a prefix of a batch that was being written when the process died (those events were
@@ -28,13 +29,14 @@ use mtlog_audit::event::{Event, EventId, Level};
 use mtlog_audit::integrity::chain::{self, Hash};
 use mtlog_audit::io::Disk;
 use mtlog_audit::wal::format::{RecordKind, SegmentId, SEGMENT_HEADER_LEN};
+use mtlog_audit::wal::log::{Log, Marker};
 use mtlog_audit::wal::open::{self, RecoveryReport};
 use mtlog_audit::wal::scan::{self, Item};
 use mtlog_audit::wal::segment;
-use mtlog_audit::wal::writer::{Batch, Writer, WriterConfig};
-use mtlog_audit::{Corruption, Error, Reader};
+use mtlog_audit::wal::writer::Batch;
+use mtlog_audit::{Corruption, Error, Options, Reader};
 
-use crate::{CrashKind, FaultConfig, Sim, SimDisk, SimEntropy};
+use crate::{CrashKind, FaultConfig, Sim, SimClock, SimDisk, SimEntropy};
 
 /// One step of a run.
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
@@ -139,7 +141,8 @@ struct Logged {
 struct Harness {
     disk: Arc<SimDisk>,
     entropy: SimEntropy,
-    writer: Option<Writer<SimDisk>>,
+    sim_clock: SimClock,
+    log_open: Option<Log<SimDisk>>,
     log_id: Option<u128>,
     /// Queued, not yet written.
     pending: Vec<Event>,
@@ -181,7 +184,8 @@ impl Harness {
         Harness {
             disk,
             entropy: sim.entropy(),
-            writer: None,
+            sim_clock: sim.clock(),
+            log_open: None,
             log_id: None,
             pending: Vec::new(),
             log: Vec::new(),
@@ -221,14 +225,14 @@ impl Harness {
             Op::Close => {
                 self.ensure_writer()?;
                 self.flush();
-                if let Some(mut w) = self.writer.take() {
-                    w.seal_and_shrink().expect("seal on a fault-free disk");
+                if let Some(mut log) = self.log_open.take() {
+                    log.close().expect("seal on a fault-free disk");
                 }
             }
             Op::Crash => self.drop_process(CrashKind::Process),
             Op::PowerLoss => self.drop_process(CrashKind::PowerLoss),
             Op::Reopen => {
-                self.writer = None;
+                self.log_open = None;
                 self.pending.clear();
                 self.reopen()?;
             }
@@ -274,13 +278,18 @@ impl Harness {
             return;
         }
         let batch = self.batch();
-        let w = self.writer.as_mut().expect("a writer");
+        let log = self.log_open.as_mut().expect("an open log");
         let mut hashes = Vec::new();
-        let appended = w.append(&batch, &mut hashes);
+        let committed = log.commit(&batch, &mut hashes, None, || true);
+        let appended = committed.appended;
         assert!(appended.error.is_none(), "append failed: {:?}", appended.error);
         assert_eq!(appended.durable, batch.len());
         assert_eq!(appended.seq_first, self.log.len() as u64 + 1, "seq of the batch");
-        w.write_commit_marker().expect("commit marker on a fault-free disk");
+        let marker = committed.marker;
+        assert!(
+            matches!(marker, Marker::Written),
+            "commit marker on a fault-free disk: {marker:?}"
+        );
         for (event, chain) in self.pending.drain(..).zip(hashes) {
             self.log.push(Logged { event, chain: Some(chain) });
         }
@@ -291,9 +300,14 @@ impl Harness {
     fn flush_and_die(&mut self, after: u64) {
         let batch = self.batch();
         self.disk.arm_crash_after(after);
-        let Some(w) = self.writer.as_mut() else { return };
+        let Some(log) = self.log_open.as_mut() else { return };
         let mut hashes = Vec::new();
-        let appended = if batch.is_empty() { None } else { Some(w.append(&batch, &mut hashes)) };
+        let appended = match batch.is_empty() {
+            true => None,
+            // The process dies before the marker, as when another batch is already queued
+            // (the sink then leaves the marker to that batch).
+            false => Some(log.commit(&batch, &mut hashes, None, || false).appended),
+        };
         let durable = appended.as_ref().map_or(0, |a| a.durable);
         assert_eq!(hashes.len(), durable, "a chain hash per acknowledged event");
         let mut events = std::mem::take(&mut self.pending).into_iter();
@@ -304,23 +318,23 @@ impl Harness {
     }
 
     fn drop_process(&mut self, kind: CrashKind) {
-        self.writer = None;
+        self.log_open = None;
         self.pending.clear();
         self.disk.crash(kind);
     }
 
     fn ensure_writer(&mut self) -> Result<(), Stopped> {
-        if self.writer.is_none() {
+        if self.log_open.is_none() {
             self.reopen()?;
         }
         Ok(())
     }
 
-    /// Recovers the log and checks it against the model; installs a writer.
+    /// Opens the log (recovering it) and checks it against the model.
     fn reopen(&mut self) -> Result<(), Stopped> {
-        let dir = Path::new(DIR);
-        let recovered = open::recover(&self.disk, dir, SEGMENT_BYTES, BODY_MAX, &self.entropy);
-        let (start, report) = match recovered {
+        let options = Options::new(DIR).segment_bytes(SEGMENT_BYTES).body_max(BODY_MAX);
+        let clock = Arc::new(self.sim_clock.clone());
+        let log = match Log::open(self.disk.clone(), &options, clock, &self.entropy) {
             Ok(r) => r,
             Err(Error::Corruption(c)) => {
                 let h = self.hit_seq.unwrap_or_else(|| {
@@ -332,11 +346,11 @@ impl Harness {
             }
             Err(e) => panic!("recovery failed on a disk without I/O faults: {e}"),
         };
+        let report = log.report().clone();
         self.log_id.get_or_insert(report.log_id);
         assert_eq!(Some(report.log_id), self.log_id, "the log id changed");
         self.check(&report);
-        let config = WriterConfig { segment_bytes: SEGMENT_BYTES, body_max: BODY_MAX };
-        self.writer = Some(Writer::new(self.disk.clone(), dir, config, start));
+        self.log_open = Some(log);
         self.reopens += 1;
         self.hit_seq = None;
         Ok(())

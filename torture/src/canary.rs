@@ -1,5 +1,6 @@
 //! Canaries: proof that the harness can fail. Each cargo feature plants one real bug in core
-//! (a `#[cfg(feature = ...)]` line in `core/src/wal/*`); a smoke run built with it must fail.
+//! (a `#[cfg(feature = ...)]` line in `core/src/wal/*`, and for the checkpoint canary one in
+//! `core/src/integrity/checkpointer.rs` too); a smoke run built with it must fail.
 //!
 //! `torture canaries` builds and runs each variant with `cargo` (so it needs the source tree
 //! and takes a few minutes: one build per canary).
@@ -9,13 +10,14 @@
 use std::process::Command;
 
 /// Every canary: the feature and the bug it plants.
-pub const CANARIES: [(&str, &str); 6] = [
+pub const CANARIES: [(&str, &str); 7] = [
     ("canary-ack-before-sync", "the writer acknowledges a batch before its fdatasync"),
     ("canary-no-dir-fsync", "no directory fsync after a segment file is created and renamed"),
     ("canary-fsync-retry", "a failed fdatasync is retried and, if the retry says Ok, acked"),
     ("canary-truncate-on-crc", "recovery cuts at any checksum error, even below the watermark"),
     ("canary-scan-stops-at-zero", "the segment scan stops at the first zero record header"),
     ("canary-trust-page-cache", "reopening after a failed fsync trusts the page cache"),
+    ("canary-checkpoint-undurable", "a checkpoint is signed over a batch before its fdatasync"),
 ];
 
 /// The outcome of one canary.

@@ -178,7 +178,7 @@ impl Run<'_> {
     pub(crate) fn misdirect_next_write(&mut self) -> Option<Misdirect> {
         let pre = layout(&self.load()?);
         let log = self.log.as_ref()?;
-        let active = log.writer.active_segment();
+        let active = log.log.writer().active_segment();
         let path = self.dir.join(segment::file_name(active));
         let mut landing_segment = active;
         if self.rng.chance(0.4) {

@@ -166,6 +166,8 @@ pub struct Features {
     pub clean_close: bool,
     /// Slow I/O, short reads and writes, uninitialised garbage: benign noise.
     pub noise: bool,
+    /// Signed checkpoints on: the checkpointer runs under every fault the run injects.
+    pub signing: bool,
 }
 
 impl Features {
@@ -184,6 +186,7 @@ impl Features {
             (self.crash_in_recovery, "crash_in_recovery"),
             (self.clean_close, "clean_close"),
             (self.noise, "noise"),
+            (self.signing, "signing"),
         ];
         all.iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect()
     }
@@ -208,6 +211,7 @@ impl Features {
                 "crash_in_recovery" => &mut f.crash_in_recovery,
                 "clean_close" => &mut f.clean_close,
                 "noise" => &mut f.noise,
+                "signing" => &mut f.signing,
                 other => return Err(format!("unknown fault family {other:?}")),
             };
             *slot = true;
@@ -215,10 +219,12 @@ impl Features {
         Ok(f)
     }
 
-    /// Whether any fault at all is on (clean closes and process restarts are not faults).
+    /// Whether any fault at all is on (clean closes, process restarts and signing are not
+    /// faults).
     pub fn any_fault(&self) -> bool {
         let mut f = *self;
         f.clean_close = false;
+        f.signing = false;
         f != Features::default()
     }
 }
@@ -261,6 +267,10 @@ pub struct Knobs {
     pub think_nanos_max: u64,
     /// Whether this seed is fault-free (the swarm's big-state share).
     pub quiet: bool,
+    /// With signing on: a checkpoint every this many durable events.
+    pub checkpoint_every_events: u64,
+    /// With signing on: a checkpoint whenever a batch seals a segment.
+    pub checkpoint_on_seal: bool,
 }
 
 impl Knobs {
@@ -277,7 +287,24 @@ impl Knobs {
             Scenario::Swarm => swarm_features(&mut rng),
             named => (named.features(), false),
         };
-        let features = overrides.features.unwrap_or(features);
+        let mut features = overrides.features.unwrap_or(features);
+        // From a stream of its own, so the other knobs of every seed stay as they were drawn
+        // before signing existed.
+        let mut signing = Rng::new(seed).fork("signing");
+        if scenario == Scenario::Swarm && overrides.features.is_none() {
+            features.signing = signing.chance(SIGNING_SHARE);
+        }
+        if features.signing {
+            // A log cut shorter than its acknowledged records (an excused at-rest or
+            // misdirected loss) rightly refuses to open behind its own checkpoint: outside
+            // what these runs can judge.
+            features.at_rest = false;
+            features.misdirected = false;
+        }
+        // Small enough that most batches of a run meet a checkpoint write, not so small that
+        // signing (ed25519) dominates the run.
+        let checkpoint_every_events = signing.log_uniform(128).max(4);
+        let checkpoint_on_seal = signing.chance(0.5);
         // 4 KiB to 1 MiB, skewed small (the smaller of two log-uniform draws): rotations are
         // frequent, and big preallocated segments, whose zeros every recovery reads, are rarer.
         let pages = rng.log_uniform(256).min(rng.log_uniform(256));
@@ -328,9 +355,14 @@ impl Knobs {
             prepare_bias,
             think_nanos_max,
             quiet,
+            checkpoint_every_events,
+            checkpoint_on_seal,
         }
     }
 }
+
+/// The share of Swarm seeds with signed checkpoints on.
+const SIGNING_SHARE: f64 = 0.2;
 
 /// The swarm: each family on with probability 1/2, and about 15 % of seeds fault-free.
 fn swarm_features(rng: &mut Rng) -> (Features, bool) {
@@ -350,6 +382,7 @@ fn swarm_features(rng: &mut Rng) -> (Features, bool) {
         crash_in_recovery: rng.chance(0.25),
         clean_close: rng.chance(0.7),
         noise: rng.chance(0.5),
+        signing: false, // drawn from a stream of its own (`Knobs::draw_with`)
     };
     if f.torn {
         f.power_loss = true;
@@ -500,7 +533,15 @@ impl fmt::Display for Knobs {
             self.prepare_bias,
             self.think_nanos_max,
             self.faults,
-        )
+        )?;
+        if self.features.signing {
+            write!(
+                f,
+                " checkpoint_every_events={} checkpoint_on_seal={}",
+                self.checkpoint_every_events, self.checkpoint_on_seal
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -33,6 +33,7 @@ pub mod seeds;
 pub mod shrink;
 pub mod swarm;
 
+mod checkpoints;
 mod inject;
 mod recover;
 

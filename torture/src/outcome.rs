@@ -40,10 +40,13 @@ pub enum Outcome {
     Idempotence,
     /// With faults healed, the log did not recover or appends did not resume.
     Liveness,
+    /// A signed checkpoint does not verify against the recovered log, covers a seq that is not
+    /// durable, or the checkpoints moved backwards.
+    Checkpoint,
 }
 
 /// Every outcome class, in report order.
-pub const OUTCOMES: [Outcome; 16] = [
+pub const OUTCOMES: [Outcome; 17] = [
     Outcome::Clean,
     Outcome::TailTruncated,
     Outcome::CorruptionDetected,
@@ -60,6 +63,7 @@ pub const OUTCOMES: [Outcome; 16] = [
     Outcome::Resource,
     Outcome::Idempotence,
     Outcome::Liveness,
+    Outcome::Checkpoint,
 ];
 
 impl Outcome {
@@ -82,6 +86,7 @@ impl Outcome {
             Outcome::Resource => "RESOURCE",
             Outcome::Idempotence => "IDEMPOTENCE",
             Outcome::Liveness => "LIVENESS",
+            Outcome::Checkpoint => "CHECKPOINT",
         }
     }
 
@@ -133,10 +138,13 @@ pub enum Invariant {
     I15,
     /// Coverage: every fault kind and recovery branch fires in the batch.
     I16,
+    /// Signed checkpoints (runs with signing on): every one on disk verifies against the
+    /// recovered log, covers only durable seqs, and they never move backwards.
+    I17,
 }
 
 /// Every checked invariant, in order.
-pub const INVARIANTS: [Invariant; 14] = [
+pub const INVARIANTS: [Invariant; 15] = [
     Invariant::I1,
     Invariant::I2,
     Invariant::I3,
@@ -151,6 +159,7 @@ pub const INVARIANTS: [Invariant; 14] = [
     Invariant::I14,
     Invariant::I15,
     Invariant::I16,
+    Invariant::I17,
 ];
 
 impl Invariant {
@@ -176,6 +185,7 @@ impl Invariant {
             Invariant::I14 => "I14",
             Invariant::I15 => "I15",
             Invariant::I16 => "I16",
+            Invariant::I17 => "I17",
         }
     }
 
@@ -196,6 +206,7 @@ impl Invariant {
             Invariant::I14 => "timestamps raw; clock_adjusted exactly when below the previous",
             Invariant::I15 => "determinism: same seed, same trace hash",
             Invariant::I16 => "coverage: each fault kind and recovery branch fires",
+            Invariant::I17 => "checkpoints verify, cover only durable seqs, never move back",
         }
     }
 }

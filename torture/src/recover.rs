@@ -1,63 +1,57 @@
-//! Opening the log (recovery, as `Sink::open_with` does it), judging what the recovery did
+//! Opening the log (the engine's `Log::open`, as `Sink::open_with` calls it), judging what the recovery did
 //! against the model and the injected faults, and reading everything back.
 
 use std::sync::Arc;
 
 use mtlog_audit::error::{Corruption, DamageKind, Error};
 use mtlog_audit::integrity::chain::{self, Hash};
-use mtlog_audit::io::Disk;
 use mtlog_audit::wal::format::{
-    framed_len, RecordKind, FLAG_CLOCK_ADJUSTED, RECORD_HEADER_LEN, SEAL_RECORD_LEN,
+    framed_len, RecordKind, COMMIT_RECORD_LEN, FLAG_CLOCK_ADJUSTED, RECORD_HEADER_LEN,
+    SEAL_RECORD_LEN, SEGMENT_HEADER_LEN,
 };
+use mtlog_audit::wal::log::Log;
 use mtlog_audit::wal::open::{self, RecoveryReport};
+use mtlog_audit::wal::quarantine::QuarantineEntry;
 use mtlog_audit::wal::recovery;
 use mtlog_audit::wal::scan::Item;
-use mtlog_audit::wal::writer::{Batch, Writer, WriterConfig, WriterStart};
-use mtlog_audit::Reader;
-use mtlog_audit_sim::{CrashKind, FaultConfig, SimDisk, SimEntropy, SimFile, SimLock};
+use mtlog_audit::wal::writer::Batch;
+use mtlog_audit::{Options, Reader};
+use mtlog_audit_sim::{CrashKind, FaultConfig, SimClock, SimDisk, SimEntropy};
 
 use crate::coverage::{Branch, Fault};
 use crate::model::SlotState;
 use crate::outcome::{Invariant, Outcome};
 use crate::run::{OpenLog, Prep, Run};
 
-/// What one recovery attempt gives back.
-type Recovered = (WriterStart<SimFile>, RecoveryReport, SimLock);
-
-fn io_error(op: &'static str, path: &std::path::Path, e: &std::io::Error) -> Error {
-    Error::Io { op, path: path.to_path_buf(), kind: e.kind(), errno: e.raw_os_error() }
-}
-
-/// One recovery, exactly as `Sink::open_with` does it: create the directory (and make its
-/// entry durable), lock it, recover.
+/// One open, exactly as `Sink::open_with` does it: the engine's `Log::open` (the directory
+/// and its durable entry, the lock, recovery, the checkpointer, the first commit marker).
 fn recover_on(
     disk: &Arc<SimDisk>,
+    clock: &SimClock,
     entropy: &SimEntropy,
-    dir: &std::path::Path,
-    segment_bytes: u64,
-    body_max: usize,
-) -> Result<Recovered, Error> {
-    // As `Sink::open_with`: create if missing, then fsync the parent on every open.
-    if !disk.exists(dir).map_err(|e| io_error("stat", dir, &e))? {
-        disk.create_dir_all(dir).map_err(|e| io_error("mkdir", dir, &e))?;
-    }
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        disk.sync_dir(parent).map_err(|e| io_error("fsync dir", parent, &e))?;
-    }
-    let lock = disk.lock_dir(dir).map_err(|e| io_error("lock", dir, &e))?;
-    let (start, report) = open::recover(disk, dir, segment_bytes, body_max, entropy)?;
-    Ok((start, report, lock))
+    options: &Options,
+) -> Result<Log<SimDisk>, Error> {
+    Log::open(disk.clone(), options, Arc::new(clock.clone()), entropy)
 }
 
 impl Run<'_> {
-    fn recover_once(&mut self) -> Result<Recovered, Error> {
-        recover_on(
-            &self.disk,
-            &self.entropy,
-            &self.dir,
-            self.knobs.segment_bytes,
-            self.knobs.body_max,
-        )
+    fn recover_once(&mut self) -> Result<Log<SimDisk>, Error> {
+        let options = self.log_options();
+        recover_on(&self.disk, &self.clock, &self.entropy, &options)
+    }
+
+    /// The options the harness opens the log with.
+    pub(crate) fn log_options(&self) -> Options {
+        let options = Options::new(&self.dir)
+            .segment_bytes(self.knobs.segment_bytes)
+            .body_max(self.knobs.body_max);
+        match &self.signer {
+            Some(signer) => options
+                .signer(signer.clone())
+                .checkpoint_every_events(Some(self.knobs.checkpoint_every_events))
+                .checkpoint_on_seal(self.knobs.checkpoint_on_seal),
+            None => options,
+        }
     }
 
     /// Opens the log: recovery (sometimes interrupted by crashes), verification against the
@@ -83,6 +77,10 @@ impl Run<'_> {
                 Ok(recovered) => return self.after_recovery(recovered),
                 Err(Error::Corruption(c)) => {
                     self.judge_corruption(&c);
+                    return false;
+                }
+                Err(e @ Error::BehindCheckpoint { .. }) => {
+                    self.judge_behind_checkpoint(&e);
                     return false;
                 }
                 Err(e) => {
@@ -115,7 +113,7 @@ impl Run<'_> {
     /// D13 and I10: recovers on a copy of the machine without interruption (the reference),
     /// then here with crashes at seed-chosen I/Os inside recovery, k times, then to the end.
     /// The final result must equal the reference.
-    fn recover_with_crashes(&mut self) -> Result<Recovered, Error> {
+    fn recover_with_crashes(&mut self) -> Result<Log<SimDisk>, Error> {
         let saved = self.sim.faults();
         // Operation faults would make the two recoveries differ for reasons other than the
         // crashes; what a crash keeps (power loss fragments) stays seeded.
@@ -123,14 +121,9 @@ impl Run<'_> {
         let copy = self.sim.snapshot();
         let copy_disk = Arc::new(copy.disk());
         let ops_before = copy_disk.stats().mutating_ops;
-        let reference = recover_on(
-            &copy_disk,
-            &copy.entropy(),
-            &self.dir,
-            self.knobs.segment_bytes,
-            self.knobs.body_max,
-        )
-        .map(|(_, report, _)| report);
+        let options = self.log_options();
+        let reference = recover_on(&copy_disk, &copy.clock(), &copy.entropy(), &options)
+            .map(|log| log.report().clone());
         let ops = copy_disk.stats().mutating_ops - ops_before;
         drop(copy_disk);
         let k = self.rng.range_inclusive(1, 3);
@@ -153,8 +146,8 @@ impl Run<'_> {
             // Both found no log and started a fresh one: its id comes from the entropy source,
             // which the two machines drew differently. (Whether a log should have been there
             // is the read-back's business.)
-            (Ok(a), Ok((_, b, _))) if a.seq_next == 1 && b.seq_next == 1 && a.events == 0 => true,
-            (Ok(a), Ok((_, b, _))) => a == b,
+            (Ok(a), Ok(b)) if a.seq_next == 1 && b.report().seq_next == 1 && a.events == 0 => true,
+            (Ok(a), Ok(b)) => same_but_torn_markers(a, b.report()),
             (Err(Error::Corruption(a)), Err(Error::Corruption(b))) => a == b,
             // The reference failed for another reason (an I/O error): nothing to compare.
             (Err(_), _) => true,
@@ -169,7 +162,7 @@ impl Run<'_> {
                 format!(
                     "recovery after {k} crashes inside it differs from the uninterrupted one: \
                      {} vs {}",
-                    describe(&result.as_ref().map(|(_, r, _)| r)),
+                    describe(&result.as_ref().map(Log::report)),
                     describe(&reference.as_ref()),
                 ),
             );
@@ -177,43 +170,34 @@ impl Run<'_> {
         result
     }
 
-    /// After a successful recovery: branches, verification, the twice-check, a new writer.
-    fn after_recovery(&mut self, recovered: Recovered) -> bool {
-        let (start, report, lock) = recovered;
+    /// After a successful open: branches, verification, the twice-check.
+    fn after_recovery(&mut self, log: Log<SimDisk>) -> bool {
+        let report = log.report().clone();
         self.counters.recoveries += 1;
         self.note_branches(&report);
         if !self.verify_recovered(&report) {
             return false;
         }
-        let (start, lock) = if self.knobs.features.crash_in_recovery && self.rng.chance(0.5) {
-            drop((start, lock));
+        let verify =
+            self.knobs.features.signing && self.rng.chance(crate::checkpoints::VERIFY_SHARE);
+        if verify && !self.verify_checkpoints(report.seq_next - 1) {
+            return false;
+        }
+        let log = if self.knobs.features.crash_in_recovery && self.rng.chance(0.5) {
+            drop(log);
             match self.recover_twice(&report) {
-                Some(pair) => pair,
+                Some(log) => log,
                 None => return false,
             }
         } else {
-            (start, lock)
+            log
         };
         // Judged faults are settled, except latent sector errors: they persist until the
         // sector is rewritten, and may still explain a later report.
         self.at_rest.retain(|f| !f.judged || f.what == "latent sector error");
         self.excused_from = None;
-        let config =
-            WriterConfig { segment_bytes: self.knobs.segment_bytes, body_max: self.knobs.body_max };
-        let mut writer = Writer::new(self.disk.clone(), &self.dir, config, start);
-        // As `Sink::open_with`: publish the recovered watermark at once (an unsynced marker).
-        let ledger_before = self.sim.ledger_len();
-        let marked = writer.write_commit_marker();
-        if marked.is_err() {
-            // The open fails; the application opens again (the next cycle's recovery).
-            drop((writer, lock));
-            self.check_failstop_open(ledger_before);
-            self.note("recovery", "open failed writing the commit marker");
-            return false;
-        }
         self.log = Some(OpenLog {
-            writer,
-            _lock: lock,
+            log,
             queue: Batch::default(),
             queue_subs: Vec::new(),
             prep: Prep::Idle,
@@ -248,7 +232,7 @@ impl Run<'_> {
     }
 
     /// I10: recovering the recovered state again, in the same process, reports the same.
-    fn recover_twice(&mut self, first: &RecoveryReport) -> Option<(WriterStart<SimFile>, SimLock)> {
+    fn recover_twice(&mut self, first: &RecoveryReport) -> Option<Log<SimDisk>> {
         self.check(Invariant::I10);
         // An injected I/O error in the second recovery would be a fault, not a difference.
         let saved = self.sim.faults();
@@ -256,21 +240,22 @@ impl Run<'_> {
         let second = self.recover_once();
         self.sim.set_faults(saved);
         match second {
-            Ok((start, second, lock)) => {
-                if second != *first {
+            Ok(log) => {
+                let second = log.report();
+                if second != first {
                     self.violate(
                         Invariant::I10,
                         Outcome::Idempotence,
                         format!(
                             "recovering twice differs: {} then {}",
                             describe(&Ok::<_, &Error>(first)),
-                            describe(&Ok::<_, &Error>(&second))
+                            describe(&Ok::<_, &Error>(second))
                         ),
                     );
                     return None;
                 }
                 self.hit(Branch::RecoveryTwice);
-                Some((start, lock))
+                Some(log)
             }
             Err(e) => {
                 self.violate(
@@ -904,6 +889,41 @@ fn record_body(bytes: &[u8], offset: u64) -> &[u8] {
         .map_or(0, |b| u32::from_le_bytes(b) as usize);
     let start = at + RECORD_HEADER_LEN;
     bytes.get(start..start + len).unwrap_or(&[])
+}
+
+/// Whether two recovery reports agree, but for cuts of a torn first commit marker. The open's
+/// last step writes that marker unsynced, after every decision of recovery is durable: a power
+/// loss after (or during) an interrupted attempt's marker tears it, and the next open rightly
+/// cuts the torn bytes, which the uninterrupted reference never wrote.
+fn same_but_torn_markers(reference: &RecoveryReport, result: &RecoveryReport) -> bool {
+    let kept = |r: &RecoveryReport| -> Vec<QuarantineEntry> {
+        let head = r.seq_next - 1;
+        r.cuts.iter().filter(|c| !is_torn_marker_cut(c, head)).cloned().collect()
+    };
+    let (a, b) = (kept(reference), kept(result));
+    reference.log_id == result.log_id
+        && reference.segments == result.segments
+        && reference.events == result.events
+        && reference.seq_next == result.seq_next
+        && reference.head_hash == result.head_hash
+        && a.len() == b.len()
+        && a.iter().zip(&b).all(|(x, y)| same_cut(x, y))
+}
+
+/// A cut of at most one commit marker's bytes, right after a fresh segment's header, holding no
+/// event (it starts past the head).
+fn is_torn_marker_cut(cut: &QuarantineEntry, head: u64) -> bool {
+    cut.reason.is_some()
+        && cut.offset == SEGMENT_HEADER_LEN as u64
+        && cut.len <= COMMIT_RECORD_LEN as u64
+        && cut.seq_range.0 > head
+}
+
+/// The same cut: place, length, seqs and reason (the quarantine file's repeat name may differ
+/// when a torn marker was cut at the same place first).
+fn same_cut(a: &QuarantineEntry, b: &QuarantineEntry) -> bool {
+    (a.segment, a.offset, a.len, a.seq_range, &a.reason)
+        == (b.segment, b.offset, b.len, b.seq_range, &b.reason)
 }
 
 fn verdict_text(v: &recovery::Verdict) -> String {

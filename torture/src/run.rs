@@ -15,11 +15,13 @@
 //! 3. the final phase: faults healed, recover and verify, append a few events (liveness), close
 //!    cleanly and read everything back through the strict reader.
 //!
-//! The sink's glue is mirrored step by step: encode the event into the pending batch
-//! (`Event::encode_body` + `Batch::push_body_written`), take at most `batch_max` events as the
-//! leader, install a background-prepared segment if it is the next one (waiting for the
-//! preparer when the batch may rotate), `Writer::append`, a commit marker when the queue is
-//! empty, and a preparation request when the writer wants one.
+//! Every step of open, commit and close is production's own: the log engine (`wal::log::Log`)
+//! that `Sink` wraps. The harness plays only the sink's thread glue, with seeded interleavings:
+//! encode the event into the pending batch (`Event::encode_body` +
+//! `Batch::push_body_written`), take at most `batch_max` events as the leader, hand over a
+//! background-prepared segment when the engine's `SegmentNext` names it (running the preparer
+//! first when the leader would wait for it), `Log::commit`, the due checkpoint after the acks,
+//! and the preparation the commit asked for.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,12 +31,11 @@ use mtlog_audit::error::Error;
 use mtlog_audit::event::{Event, EventId, Level, Value};
 use mtlog_audit::integrity::chain::Hash;
 use mtlog_audit::io::{Clock, Disk, Entropy};
-use mtlog_audit::wal::format::{framed_len, SegmentId};
-use mtlog_audit::wal::segment::{self, Prepared};
-use mtlog_audit::wal::writer::{Batch, Writer};
-use mtlog_audit_sim::{
-    CrashKind, FaultKind, Rng, Sim, SimClock, SimDisk, SimEntropy, SimFile, SimLock,
-};
+use mtlog_audit::wal::format::SegmentId;
+use mtlog_audit::wal::log::{Log, Marker, SegmentNext};
+use mtlog_audit::wal::segment::Prepared;
+use mtlog_audit::wal::writer::Batch;
+use mtlog_audit_sim::{CrashKind, FaultKind, Rng, Sim, SimClock, SimDisk, SimEntropy, SimFile};
 
 use crate::coverage::{Branch, Fault};
 use crate::knobs::{Knobs, Overrides, Scenario};
@@ -160,10 +161,9 @@ pub(crate) enum Prep {
     Ready(Prepared<SimFile>),
 }
 
-/// An open log: the writer and the sink-level state around it.
+/// An open log: the engine and the sink-level state around it.
 pub(crate) struct OpenLog {
-    pub(crate) writer: Writer<SimDisk>,
-    pub(crate) _lock: SimLock,
+    pub(crate) log: Log<SimDisk>,
     /// The pending batch: everything enqueued since the last leader took it.
     pub(crate) queue: Batch,
     /// Per queued event: (client, submitted index).
@@ -246,6 +246,13 @@ pub(crate) struct Run<'k> {
     pub(crate) fresh_process: bool,
     /// Whether the recovery under way judged injected damage (it then gets a full read-back).
     pub(crate) judged_now: bool,
+    /// The largest checkpoint whose write returned (I17: it must survive, and later ones may
+    /// not be smaller).
+    pub(crate) checkpoint_written_max: u64,
+    /// Checkpoint files whose signature verified, by path and content hash: (size, root).
+    pub(crate) checkpoints_verified: BTreeMap<(PathBuf, u64), (u64, Hash)>,
+    /// The checkpoint key, when signing is on (derived once: key derivation is not free).
+    pub(crate) signer: Option<mtlog_audit::integrity::note::Signer>,
 }
 
 impl<'k> Run<'k> {
@@ -294,6 +301,9 @@ impl<'k> Run<'k> {
             last_durable: 0,
             fresh_process: true,
             judged_now: false,
+            checkpoint_written_max: 0,
+            checkpoints_verified: BTreeMap::new(),
+            signer: knobs.features.signing.then(|| crate::checkpoints::signer(knobs.seed)),
         }
     }
 
@@ -428,7 +438,7 @@ impl<'k> Run<'k> {
             if self.stopped() {
                 return PhaseEnd::Stopped;
             }
-            if self.log.as_ref().is_some_and(|l| l.writer.poison().is_some()) {
+            if self.log.as_ref().is_some_and(|l| l.log.writer().poison().is_some()) {
                 return PhaseEnd::Poisoned;
             }
             steps += 1;
@@ -597,21 +607,18 @@ impl<'k> Run<'k> {
     fn commit(&mut self, budget: &mut u32, misdirect: bool, arm: bool) -> Step {
         let mut batch = std::mem::take(&mut self.spare);
         batch.clear();
-        let (subs, next, bytes) = {
+        let (subs, next) = {
             let log = self.log.as_mut().expect("commit on an open log");
             let take = log.queue.len().min(self.knobs.batch_max);
             log.queue.move_front_into(&mut batch, take);
             let subs: Vec<(usize, usize)> = log.queue_subs.drain(..take).collect();
-            let next = SegmentId(log.writer.active_segment().0 + 1);
-            let bytes: u64 =
-                batch.entries.iter().map(|e| framed_len(e.body_len as usize) as u64).sum();
-            (subs, next, bytes)
+            (subs, log.log.segment_next(&batch))
         };
         assert!(batch.len() <= self.knobs.batch_max, "batch bound exceeded");
         if subs.iter().any(|(c, _)| *c != subs[0].0) {
             self.hit(Branch::GroupCommit);
         }
-        self.install_ready(next, bytes);
+        let prepared = self.take_prepared(next);
         let misdirected = if misdirect { self.misdirect_next_write() } else { None };
         if arm && misdirected.is_none() {
             let n = self.rng.below(8);
@@ -619,7 +626,7 @@ impl<'k> Run<'k> {
             self.note("fault", &format!("kill armed: {n} more mutating ops"));
         }
         let seq_next = self.model.seq_next();
-        let step = self.append(&batch, &subs, budget);
+        let step = self.append(&batch, &subs, budget, prepared);
         if let Some(m) = misdirected {
             let acked_to = seq_next + self.last_durable as u64;
             self.resolve_misdirect(m, seq_next..acked_to);
@@ -630,32 +637,28 @@ impl<'k> Run<'k> {
         step
     }
 
-    /// `install_ready` of `sink.rs`: a prepared segment is installed if it is the next one; if
-    /// the preparer is still on it and the batch may rotate, the leader waits for it (here:
-    /// runs it now).
-    fn install_ready(&mut self, next: SegmentId, bytes: u64) {
+    /// `take_prepared` of `sink.rs`: a prepared segment goes to the engine if it is the next
+    /// one; if the preparer is still on it and the batch may rotate, the leader waits for it
+    /// (here: runs it now).
+    fn take_prepared(&mut self, next: SegmentNext) -> Option<Prepared<SimFile>> {
         let log = self.log.as_mut().expect("open log");
-        let waits = matches!(log.prep, Prep::Requested(id) if id == next)
-            && log.writer.may_rotate_within(bytes);
-        if waits {
+        if matches!(log.prep, Prep::Requested(id) if next.waits_for(id)) {
             self.prepare_in_background();
         }
         let log = self.log.as_mut().expect("open log");
-        if matches!(&log.prep, Prep::Ready(p) if p.id == next) {
-            if let Prep::Ready(p) = std::mem::replace(&mut log.prep, Prep::Idle) {
-                log.writer.install_prepared(p);
-                self.hit(Branch::PreparedInstalled);
-            }
+        if !matches!(&log.prep, Prep::Ready(p) if next.installs(p.id)) {
+            return None;
         }
+        let Prep::Ready(p) = std::mem::replace(&mut log.prep, Prep::Idle) else { return None };
+        self.hit(Branch::PreparedInstalled);
+        Some(p)
     }
 
     /// The background preparer's work (`run_preparer` of `sink.rs`), at a seed-chosen moment.
     fn prepare_in_background(&mut self) {
         let log = self.log.as_mut().expect("open log");
         let Prep::Requested(id) = log.prep else { return };
-        let log_id = log.writer.log_id();
-        let result = segment::prepare(&*self.disk, &self.dir, log_id, id, self.knobs.segment_bytes);
-        let log = self.log.as_mut().expect("open log");
+        let result = log.log.preparer().prepare(id);
         // On error the writer prepares synchronously at rotation (as in production).
         log.prep = match result {
             Ok(p) => Prep::Ready(p),
@@ -663,19 +666,32 @@ impl<'k> Run<'k> {
         };
     }
 
-    /// `Writer::append` and everything the leader does around it; acks go back to clients.
-    fn append(&mut self, batch: &Batch, subs: &[(usize, usize)], budget: &mut u32) -> Step {
+    /// `Log::commit` and everything the leader does around it; acks go back to clients.
+    fn append(
+        &mut self,
+        batch: &Batch,
+        subs: &[(usize, usize)],
+        budget: &mut u32,
+        prepared: Option<Prepared<SimFile>>,
+    ) -> Step {
         let ledger_before = self.sim.ledger_len();
-        let active_before = self.log.as_ref().map(|l| l.writer.active_segment().0).unwrap_or(0);
+        let active_before =
+            self.log.as_ref().map(|l| l.log.writer().active_segment().0).unwrap_or(0);
         let acked_max_before = self.model.acked_max;
         let mut hashes = std::mem::take(&mut self.hashes);
         hashes.clear();
-        let log = self.log.as_mut().expect("open log");
-        let appended = log.writer.append(batch, &mut hashes);
+        let OpenLog { log, queue, prep, .. } = self.log.as_mut().expect("open log");
+        let committed = log.commit(batch, &mut hashes, prepared, || queue.is_empty());
+        if let Some(id) = committed.prepare {
+            if matches!(prep, Prep::Idle) {
+                *prep = Prep::Requested(id);
+            }
+        }
+        let appended = committed.appended;
         let durable = appended.durable;
         self.last_durable = durable;
-        let poisoned = log.writer.poison().is_some();
-        let active_after = log.writer.active_segment().0;
+        let poisoned = log.writer().poison().is_some();
+        let active_after = log.writer().active_segment().0;
         self.counters.batches += 1;
         if active_after > active_before {
             self.counters.rotations += active_after - active_before;
@@ -687,7 +703,13 @@ impl<'k> Run<'k> {
             // after `append` returns), so acks up to `durable` stand.
             self.hit_fault(Fault::KillMidIo);
         }
-        self.check_failstop(ledger_before, appended.error.is_some(), "append");
+        // One check for the commit: an EIO in the append or in the marker after it must
+        // surface from one of them and poison the log.
+        let marker_failed = matches!(committed.marker, Marker::Failed(_));
+        self.check_failstop(ledger_before, appended.error.is_some() || marker_failed, "commit");
+        if matches!(committed.marker, Marker::Written) {
+            self.hit(Branch::CommitMarker);
+        }
         let sub_ids: Vec<usize> = subs.iter().map(|(_, s)| *s).collect();
         if durable > 0 && appended.seq_first <= acked_max_before {
             self.check(Invariant::I11);
@@ -730,9 +752,16 @@ impl<'k> Run<'k> {
             );
             self.note_timeline("app", label);
         }
+        if committed.checkpoint_due {
+            self.write_checkpoint();
+        }
         match appended.error {
             None => {
-                self.after_good_append();
+                if let Some(log) = &mut self.log {
+                    if std::mem::take(&mut log.disk_full_seen) {
+                        self.hit(Branch::DiskFullResume);
+                    }
+                }
                 Step::Progress
             }
             Some(Error::DiskFull { .. }) if !poisoned => {
@@ -762,29 +791,15 @@ impl<'k> Run<'k> {
         }
     }
 
-    /// After an append without error: the DiskFull resume branch, the commit marker when the
-    /// queue is empty, and a preparation request.
-    fn after_good_append(&mut self) {
-        let ledger_before = self.sim.ledger_len();
-        let log = self.log.as_mut().expect("open log");
-        if std::mem::take(&mut log.disk_full_seen) {
-            self.hit(Branch::DiskFullResume);
-        }
-        let log = self.log.as_mut().expect("open log");
-        if log.queue.is_empty() {
-            let marked = log.writer.write_commit_marker();
-            let failed = marked.is_err();
-            self.check_failstop(ledger_before, failed, "commit marker");
-            if !failed {
-                self.hit(Branch::CommitMarker);
-            }
-        }
-        let log = self.log.as_mut().expect("open log");
-        if let Some(id) = log.writer.wants_prepared() {
-            if matches!(log.prep, Prep::Idle) {
-                log.prep = Prep::Requested(id);
-            }
-        }
+    /// The checkpoint a commit said is due, written after the batch's acks (as the sink's
+    /// leader does, after publishing). A failure goes to the failure handler in production:
+    /// the events are durable and acknowledged regardless.
+    fn write_checkpoint(&mut self) {
+        let Some(log) = &self.log else { return };
+        let written = log.log.checkpoint();
+        let seq_durable = log.log.writer().seq_durable();
+        self.note("app", &format!("checkpoint: {}", describe_checkpoint(&written)));
+        self.judge_checkpoint_write(&written, seq_durable);
     }
 
     /// I9: an EIO injected during a writer call must surface as an error and poison the
@@ -794,13 +809,19 @@ impl<'k> Run<'k> {
         if self.disk.is_dead() {
             return;
         }
+        // The WAL's files only: a checkpoint or Merkle cache that fails to write is reported
+        // (or counted) and retried later, and never poisons the log.
         let eio = self.sim.ledger_since(ledger_before).iter().any(|r| {
-            matches!(r.kind, FaultKind::SyncError | FaultKind::WriteError | FaultKind::SyncDirError)
+            !self.is_checkpoint_path(&r.path)
+                && matches!(
+                    r.kind,
+                    FaultKind::SyncError | FaultKind::WriteError | FaultKind::SyncDirError
+                )
         });
         if !eio {
             return;
         }
-        let poisoned = self.log.as_ref().is_some_and(|l| l.writer.poison().is_some());
+        let poisoned = self.log.as_ref().is_some_and(|l| l.log.writer().poison().is_some());
         if !call_failed || !poisoned {
             self.violate(
                 Invariant::I9,
@@ -814,19 +835,11 @@ impl<'k> Run<'k> {
         }
     }
 
-    /// I9 at open: a commit marker that failed must come with an injected fault.
-    pub(crate) fn check_failstop_open(&mut self, ledger_before: usize) {
-        self.check(Invariant::I9);
-        if self.disk.is_dead() {
-            return;
-        }
-        if self.sim.ledger_since(ledger_before).is_empty() {
-            self.violate(
-                Invariant::I12,
-                Outcome::Liveness,
-                "opening failed writing the commit marker with no fault injected".to_owned(),
-            );
-        }
+    /// Whether `path` is the checkpointer's (checkpoints, Merkle caches), not the WAL's.
+    fn is_checkpoint_path(&self, path: &Path) -> bool {
+        let checkpoints = self.dir.join(mtlog_audit::integrity::store::CHECKPOINTS_DIR);
+        let merkle = self.dir.join(mtlog_audit::integrity::store::MERKLE_DIR);
+        path.starts_with(&checkpoints) || path.starts_with(&merkle)
     }
 
     /// I9: a poisoned writer accepts nothing and touches nothing.
@@ -838,7 +851,7 @@ impl<'k> Run<'k> {
         probe.bodies.extend_from_slice(b"probe");
         probe.push_body_written(0, 5);
         let mut hashes = Vec::new();
-        let appended = log.writer.append(&probe, &mut hashes);
+        let appended = log.log.commit(&probe, &mut hashes, None, || true).appended;
         let stats_after = self.disk.stats();
         let touched =
             stats_after.writes != stats_before.writes || stats_after.syncs != stats_before.syncs;
@@ -958,7 +971,7 @@ impl<'k> Run<'k> {
         let mut budget = 0u32;
         let mut rounds = 0;
         while !self.queue_is_empty() && !self.stopped() && !self.disk.is_dead() {
-            if self.log.as_ref().is_some_and(|l| l.writer.poison().is_some()) {
+            if self.log.as_ref().is_some_and(|l| l.log.writer().poison().is_some()) {
                 break;
             }
             self.commit(&mut budget, false, false);
@@ -968,12 +981,21 @@ impl<'k> Run<'k> {
             }
         }
         let sealed = match &mut self.log {
-            Some(log) if log.writer.poison().is_none() => {
+            Some(log) if log.log.writer().poison().is_none() => {
                 let ledger_before = self.sim.ledger_len();
-                let r = log.writer.seal_and_shrink();
-                let failed = r.is_err();
-                self.check_failstop(ledger_before, failed, "seal and shrink");
-                !failed
+                let r = log.log.close();
+                // `Error::Io` from close comes only after a good seal: the final checkpoint or
+                // the Merkle state failed (an EIO there, even on the log directory's fsync,
+                // never poisons the log). Every other failure is the seal's.
+                let checkpoint_failed = match &r {
+                    Err(Error::Io { path, .. }) => self.is_checkpoint_path(path),
+                    _ => false,
+                };
+                match checkpoint_failed {
+                    true => self.check(Invariant::I9),
+                    false => self.check_failstop(ledger_before, r.is_err(), "seal and shrink"),
+                }
+                r.is_ok() || checkpoint_failed
             }
             _ => false,
         };
@@ -1061,6 +1083,9 @@ impl<'k> Run<'k> {
             return;
         }
         self.hit(Branch::Liveness);
+        if self.knobs.features.signing && !self.verify_checkpoints(self.model.seq_next() - 1) {
+            return;
+        }
         // The public read path is the costliest check (the reader scans, walks the chain twice
         // and decodes every body): every run reads back in full, a seeded share through it.
         if self.rng.chance(STRICT_READ_SHARE) {
@@ -1111,6 +1136,15 @@ impl<'k> Run<'k> {
             excused: self.excused,
             detail: self.detail,
         }
+    }
+}
+
+/// A checkpoint's outcome, for the trace.
+fn describe_checkpoint(written: &Result<Option<u64>, Error>) -> String {
+    match written {
+        Ok(Some(size)) => format!("signed tree size {size}"),
+        Ok(None) => "nothing new".to_owned(),
+        Err(e) => format!("failed: {e}"),
     }
 }
 

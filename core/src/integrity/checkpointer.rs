@@ -242,7 +242,11 @@ impl<D: Disk> Checkpointer<D> {
             let leaf =
                 chain::leaf_hash(self.log_id, seq, entry.timestamp_nanos, flags, encoding, body);
             let chain = chain::link(&s.chain, &leaf);
+            // The canary pushes before the writer computed any chain value (wal/log.rs).
+            #[cfg(not(feature = "canary-checkpoint-undurable"))]
             assert_eq!(&chain, chain_writer, "leaf of seq {seq} disagrees with the writer's chain");
+            #[cfg(feature = "canary-checkpoint-undurable")]
+            let _ = chain_writer;
             s.chain = chain;
             s.timestamp_last = Some(entry.timestamp_nanos);
             s.tiles.push(leaf, &mut completed);

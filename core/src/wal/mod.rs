@@ -27,6 +27,7 @@
 //! ```
 
 pub mod format;
+pub mod log;
 pub mod open;
 pub mod quarantine;
 pub mod recovery;
