@@ -263,12 +263,16 @@ fn moved_entry<D: Disk>(
     }))
 }
 
+/// Creates `quarantine/` if missing and fsyncs the log directory on **every** call, not only
+/// after a create: if a create's fsync failed, the next call finds the directory present but
+/// its entry not durable, and a capture written into it would vanish with a power loss while
+/// the cut it saves persists (the same defect torture's I17 found in `integrity::store`).
 fn ensure_dir<D: Disk>(disk: &D, dir: &Path) -> Result<PathBuf, Error> {
     let qdir = dir.join(DIR);
     if !disk.exists(&qdir).map_err(|e| Error::io("stat", &qdir, &e))? {
         disk.create_dir_all(&qdir).map_err(|e| Error::io("mkdir", &qdir, &e))?;
-        disk.sync_dir(dir).map_err(|e| Error::io("fsync dir", dir, &e))?;
     }
+    disk.sync_dir(dir).map_err(|e| Error::io("fsync dir", dir, &e))?;
     Ok(qdir)
 }
 
@@ -361,6 +365,65 @@ mod tests {
         let mut b = vec![0u8; file.len().unwrap() as usize];
         read_exact_at(&file, &mut b, 0).unwrap();
         b.split_off(HEADER_LEN)
+    }
+
+    /// The real disk, but the first `sync_dir` fails (EIO) and the later ones are counted.
+    struct FirstDirSyncFails {
+        failed: std::sync::atomic::AtomicBool,
+        synced: std::sync::atomic::AtomicU32,
+    }
+
+    impl Disk for FirstDirSyncFails {
+        type File = <RealDisk as Disk>::File;
+        type Lock = <RealDisk as Disk>::Lock;
+        fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
+            RealDisk.create_dir_all(dir)
+        }
+        fn open(&self, path: &Path, mode: OpenMode) -> std::io::Result<Self::File> {
+            RealDisk.open(path, mode)
+        }
+        fn list(&self, dir: &Path) -> std::io::Result<Vec<String>> {
+            RealDisk.list(dir)
+        }
+        fn exists(&self, path: &Path) -> std::io::Result<bool> {
+            RealDisk.exists(path)
+        }
+        fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+            RealDisk.rename(from, to)
+        }
+        fn remove(&self, path: &Path) -> std::io::Result<()> {
+            RealDisk.remove(path)
+        }
+        fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+            use std::sync::atomic::Ordering::SeqCst;
+            if !self.failed.swap(true, SeqCst) {
+                return Err(std::io::Error::from_raw_os_error(5));
+            }
+            self.synced.fetch_add(1, SeqCst);
+            RealDisk.sync_dir(dir)
+        }
+        fn lock_dir(&self, dir: &Path) -> std::io::Result<Self::Lock> {
+            RealDisk.lock_dir(dir)
+        }
+        fn synced_len_after_failure(&self, path: &Path) -> Option<u64> {
+            RealDisk.synced_len_after_failure(path)
+        }
+    }
+
+    #[test]
+    fn a_capture_after_a_failed_directory_sync_syncs_the_directory_again() {
+        // Goal: a capture is never written into a `quarantine/` whose entry may not be durable.
+        // Regression: the log directory was fsynced only when `quarantine/` was created, so
+        // after that fsync failed, the retried save found the directory present, skipped the
+        // fsync, and a power loss could take the capture while the cut it saves persisted.
+        let tmp = tempfile::tempdir().unwrap();
+        let disk = FirstDirSyncFails { failed: false.into(), synced: 0.into() };
+        let capture = cut(2, 64, 1, DamageKind::Hole);
+        assert!(save_bytes(&disk, tmp.path(), &capture, b"tail").is_err());
+        save_bytes(&disk, tmp.path(), &capture, b"tail").unwrap();
+        let synced = disk.synced.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(synced >= 2, "the log directory and quarantine/ synced: {synced}");
+        assert_eq!(saved(tmp.path(), "00000000000000000002-000000000064.q"), b"tail");
     }
 
     #[test]
