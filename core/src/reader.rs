@@ -73,9 +73,10 @@ use crate::wal::segment;
 pub struct StoredEvent {
     /// Its seq.
     pub seq: u64,
-    /// The raw timestamp in the record header.
+    /// When the record was stamped: the writing sink's wall clock as the record joined the
+    /// queue, in seq order (the event's own time is `event.timestamp_nanos`, from the body).
     pub timestamp_nanos: i64,
-    /// Whether the wall clock was behind the previous record's when it was written.
+    /// Whether this stamp is below the previous record's: the writer's wall clock stepped back.
     pub clock_adjusted: bool,
     /// The chain hash after this event.
     pub chain_hash: Hash,
@@ -514,8 +515,10 @@ impl<D: Disk> Reader<D> {
         Ok(Replay::new(self, Filter::Seq(range)))
     }
 
-    /// Replays events whose timestamp is in `[from, to]` (nanoseconds), in seq order. Every
-    /// segment whose timestamp range overlaps is read: timestamps are not assumed sorted.
+    /// Replays events whose record timestamp (when the sink stamped the record, see
+    /// [`StoredEvent::timestamp_nanos`]) is in `[from, to]` (nanoseconds), in seq order. Every
+    /// segment whose timestamp range overlaps is read: a wall clock that stepped back leaves
+    /// them unsorted.
     ///
     /// # Errors
     /// As [`Reader::replay`].
@@ -523,21 +526,32 @@ impl<D: Disk> Reader<D> {
     /// # Examples
     ///
     /// ```
+    /// use std::sync::atomic::{AtomicI64, Ordering};
+    /// use std::sync::Arc;
+    /// use mtlog_audit::io::{Clock, OsEntropy, RealDisk};
     /// use mtlog_audit::{Level, Options, Reader, Sink};
+    ///
+    /// /// A wall clock set by hand.
+    /// struct Wall(AtomicI64);
+    /// impl Clock for Wall {
+    ///     fn wall_nanos(&self) -> i64 { self.0.load(Ordering::SeqCst) }
+    ///     fn monotonic_nanos(&self) -> u64 { 0 }
+    /// }
     ///
     /// # let tmp = tempfile::tempdir()?;
     /// # let dir = tmp.path();
-    /// let sink = Sink::open(Options::new(dir))?;
+    /// let wall = Arc::new(Wall(AtomicI64::new(0)));
+    /// let sink =
+    ///     Sink::open_with(Options::new(dir), Arc::new(RealDisk), wall.clone(), Arc::new(OsEntropy))?;
     /// for (n, at) in [(1, 1_000), (2, 5_000), (3, 2_000)] {
-    ///     let mut event = sink.new_event(Level::Information, "Tick {N}").with_property("N", n);
-    ///     event.timestamp_nanos = at; // as if the wall clock had stepped back before seq 3
-    ///     sink.emit(&event.render())?;
+    ///     wall.0.store(at, Ordering::SeqCst); // before seq 3 the wall clock steps back
+    ///     sink.event(Level::Information, "Tick {N}").with("N", n).emit()?;
     /// }
     /// let reader = Reader::open(dir)?;
     /// let hits: Vec<_> = reader.replay_time(1_500, 5_000)?.map(|e| e.unwrap()).collect();
     /// let seqs: Vec<u64> = hits.iter().map(|e| e.seq).collect();
     /// assert_eq!(seqs, [2, 3]); // in seq order, not time order
-    /// assert!(hits[1].clock_adjusted); // written with a timestamp behind its predecessor's
+    /// assert!(hits[1].clock_adjusted); // stamped behind its predecessor: the clock stepped back
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn replay_time(&self, from_nanos: i64, to_nanos: i64) -> Result<Replay<'_, D>, Error> {

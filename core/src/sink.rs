@@ -522,6 +522,12 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
 
     /// Appends `event` and returns once it is durable (fdatasynced).
     ///
+    /// The record is stamped with this sink's wall clock when it joins the queue, under the
+    /// queue's lock, so record timestamps follow seq order and a record's `clock_adjusted` flag
+    /// (its stamp below the previous record's) means the wall clock stepped back, never that
+    /// two threads raced. The event's own timestamp (`event.timestamp_nanos`, CLEF `@t`) is
+    /// kept unchanged in the body.
+    ///
     /// An error means the outcome is **unknown** only for `Error::Poisoned` (the write may have
     /// reached the disk); a retry after reopening may then store the event twice, and
     /// consumers de-duplicate by event id. Every other error means nothing was stored.
@@ -576,7 +582,7 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
                     max: self.options.body_max_effective(),
                 });
             }
-            self.shared.submit(event.timestamp_nanos, &buf)
+            self.shared.submit(&*self.clock, &buf)
         });
         match result {
             Ok(r) => Ok(r),
@@ -800,7 +806,9 @@ impl<D: Disk> Shared<D> {
         q
     }
 
-    fn submit(&self, timestamp_nanos: i64, body: &[u8]) -> Result<Receipt, Error> {
+    /// Queues `body`, stamped with `clock` once it has its place in the queue, and waits for
+    /// its outcome.
+    fn submit(&self, clock: &dyn Clock, body: &[u8]) -> Result<Receipt, Error> {
         let mut q = self.lock_queue();
         loop {
             if !matches!(q.close, CloseState::Open) {
@@ -820,7 +828,9 @@ impl<D: Disk> Shared<D> {
         let ticket = q.ticket_next;
         q.ticket_next += 1;
         q.pending.bodies.extend_from_slice(body);
-        q.pending.push_body_written(timestamp_nanos, body.len());
+        // Stamped under the queue's lock: queue order is seq order, so stamps taken here only
+        // go down when the wall clock does (the `clock_adjusted` flag, issue 19 item 25).
+        q.pending.push_body_written(clock.wall_nanos(), body.len());
         q.stats.queue_depth_max = q.stats.queue_depth_max.max(q.pending.len());
         if !self.max_delay.is_zero() && q.pending.len() >= self.batch_max {
             self.wake.notify_all(); // a leader waiting for a full batch can go now

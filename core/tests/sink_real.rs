@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use mtlog_audit::event::{Event, EventId};
 use mtlog_audit::io::{Clock, Disk, DiskFile, OpenMode, OsEntropy, RealDisk, SystemClock};
 use mtlog_audit::{DamageKind, Error, Level, Options, Reader, Sink, Value};
 
@@ -205,6 +206,50 @@ fn timestamps_that_step_back_are_stored_raw_flagged_and_found_by_time_range() {
     let window: Vec<u64> =
         reader.replay_time(400, 1_500).unwrap().map(|e| e.unwrap().seq).collect();
     assert_eq!(window, vec![1, 3]);
+}
+
+#[test]
+fn the_clock_adjusted_flag_means_the_wall_clock_stepped_back_never_that_emitters_raced() {
+    // Goal: `clock_adjusted` says the writer's wall clock stepped back (issue 19, item 25).
+    // Regression: records carried the event's own timestamp, taken before the event had its
+    // seq, so concurrent emitters on a steady clock (examples/basic: 8 threads, 1,000 events)
+    // read as clock tampering ("clock adjusted 15"), and so did events whose own time runs
+    // backwards. Records are now stamped in seq order as they join the queue; the event's own
+    // timestamp stays in the body.
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = Arc::new(SteppingClock(AtomicI64::new(10_000)));
+    let sink =
+        Sink::open_with(small(tmp.path()), Arc::new(RealDisk), clock.clone(), Arc::new(OsEntropy))
+            .unwrap();
+    // Events whose own timestamps run backwards, on a clock that does not move back.
+    for (n, own) in [(1u8, 9_000i64), (2, 3_000), (3, 1_000)] {
+        clock.0.fetch_add(10, Ordering::SeqCst);
+        sink.emit(&Event::new(EventId([n; 16]), own, Level::Information, "own time").render())
+            .unwrap();
+    }
+    // Eight threads emitting at once, each event stamped by the caller before it has a seq.
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                for _ in 0..50 {
+                    let event = sink.new_event(Level::Information, "raced");
+                    clock.0.fetch_add(1, Ordering::SeqCst); // the clock only moves forward
+                    sink.emit(&event).unwrap();
+                }
+            });
+        }
+    });
+    clock.0.store(5, Ordering::SeqCst); // the wall clock steps back, once
+    sink.event(Level::Warning, "after the step").emit().unwrap();
+    sink.event(Level::Warning, "after the step").emit().unwrap();
+    sink.close().unwrap();
+    let reader = Reader::open(tmp.path()).unwrap();
+    let all: Vec<_> = reader.replay(1..=u64::MAX).unwrap().map(Result::unwrap).collect();
+    assert_eq!(all.len(), 3 + 400 + 2);
+    let flagged: Vec<u64> = all.iter().filter(|e| e.clock_adjusted).map(|e| e.seq).collect();
+    assert_eq!(flagged, [404], "only the first record after the step");
+    let own: Vec<i64> = all[..3].iter().map(|e| e.event.timestamp_nanos).collect();
+    assert_eq!(own, [9_000, 3_000, 1_000], "the events keep their own timestamps");
 }
 
 struct SteppingClock(AtomicI64);
