@@ -1,5 +1,5 @@
-//! `mtlog-audit serve` driven by Seq clients no one here wrote: npm's seq-logging and PyPI's
-//! seqlog (both of its body shapes), each installed from its registry at a pinned version by
+//! `mtlog-audit serve` driven by Seq clients no one here wrote: npm's seq-logging, winston with
+//! Datalust's `@datalust/winston-seq` transport, and PyPI's seqlog (both of its body shapes), each installed from its registry at a pinned version by
 //! `.ci/serve-clients.sh`. Each client sends events and exits 0 only once it saw them accepted;
 //! the server is then SIGKILLed, and every event the client saw accepted must be in the log.
 //!
@@ -106,6 +106,19 @@ fn node_seq_logging_events_survive_sigkill() {
         node
     });
     assert_payments(&events, 40, "Node payment {PaymentId} of {Amount}");
+}
+
+#[test]
+fn node_winston_seq_events_survive_sigkill() {
+    let Some(dir) = clients() else { return };
+    let events = run_client(30, |url, key, count| {
+        let mut node = Command::new("node");
+        node.arg(workspace().join("cli/tests/clients/winston_seq.js"))
+            .args([url, key, &count.to_string()])
+            .env("NODE_PATH", dir.join("node_modules"));
+        node
+    });
+    assert_payments(&events, 30, "Winston payment {PaymentId} of {Amount}");
 }
 
 #[test]
