@@ -5,40 +5,19 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use mtlog_audit::io::{Clock, Entropy, RealDisk};
+use mtlog_audit::io::RealDisk;
 use mtlog_audit::{Level, Options, Sink};
-
-/// A clock that ticks one millisecond per reading from a fixed instant.
-struct TickClock(AtomicI64);
-impl Clock for TickClock {
-    fn wall_nanos(&self) -> i64 {
-        self.0.fetch_add(1_000_000, Ordering::SeqCst)
-    }
-    fn monotonic_nanos(&self) -> u64 {
-        0
-    }
-}
-
-/// Deterministic "randomness", so log ids, event ids and hashes are the same every run.
-struct CountingEntropy(AtomicU64);
-impl Entropy for CountingEntropy {
-    fn fill(&self, buf: &mut [u8]) {
-        for b in buf {
-            *b = self.0.fetch_add(1, Ordering::SeqCst) as u8;
-        }
-    }
-}
+use mtlog_audit_sim::{CountingEntropy, TickClock};
 
 /// A log of 12 events with fixed ids and timestamps.
 fn make_log(dir: &Path) {
     let sink = Sink::open_with(
         Options::new(dir).segment_bytes(8 << 10),
         Arc::new(RealDisk),
-        Arc::new(TickClock(AtomicI64::new(1_795_000_000_000_000_000))),
-        Arc::new(CountingEntropy(AtomicU64::new(0))),
+        Arc::new(TickClock::new(1_795_000_000_000_000_000)),
+        Arc::new(CountingEntropy::new()),
     )
     .unwrap();
     for i in 0..12u64 {
@@ -487,8 +466,8 @@ fn signed_log() -> (tempfile::TempDir, PathBuf, PathBuf) {
             .checkpoint_every_events(Some(5))
             .checkpoint_dir(&external),
         Arc::new(RealDisk),
-        Arc::new(TickClock(AtomicI64::new(1_795_000_000_000_000_000))),
-        Arc::new(CountingEntropy(AtomicU64::new(0))),
+        Arc::new(TickClock::new(1_795_000_000_000_000_000)),
+        Arc::new(CountingEntropy::new()),
     )
     .unwrap();
     for i in 0..20u64 {

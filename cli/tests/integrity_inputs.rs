@@ -220,30 +220,9 @@ fn another_logs_larger_checkpoint_in_the_log_directory_is_not_truncation() {
     assert_eq!(stdout.matches("CHECKPOINT OF ANOTHER LOG").count(), 1, "{stdout}");
 }
 
-/// A clock that ticks one millisecond per reading from a fixed instant.
-struct TickClock(std::sync::atomic::AtomicI64);
-impl mtlog_audit::io::Clock for TickClock {
-    fn wall_nanos(&self) -> i64 {
-        self.0.fetch_add(1_000_000, std::sync::atomic::Ordering::SeqCst)
-    }
-    fn monotonic_nanos(&self) -> u64 {
-        0
-    }
-}
-
-/// Deterministic "randomness": two logs written with it get the same log id.
-struct CountingEntropy(std::sync::atomic::AtomicU64);
-impl mtlog_audit::io::Entropy for CountingEntropy {
-    fn fill(&self, buf: &mut [u8]) {
-        for b in buf {
-            *b = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) as u8;
-        }
-    }
-}
-
 /// A log with a fixed log id holding `amounts` as events; signed (tiles, checkpoints) or not.
 fn fixed_id_log(dir: &Path, amounts: &[u64], signed: bool) {
-    use std::sync::atomic::{AtomicI64, AtomicU64};
+    use mtlog_audit_sim::{CountingEntropy, TickClock};
     use std::sync::Arc;
     let mut options = Options::new(dir);
     if signed {
@@ -252,8 +231,8 @@ fn fixed_id_log(dir: &Path, amounts: &[u64], signed: bool) {
     let sink = Sink::open_with(
         options,
         Arc::new(mtlog_audit::io::RealDisk),
-        Arc::new(TickClock(AtomicI64::new(1_795_000_000_000_000_000))),
-        Arc::new(CountingEntropy(AtomicU64::new(0))),
+        Arc::new(TickClock::new(1_795_000_000_000_000_000)),
+        Arc::new(CountingEntropy::new()),
     )
     .unwrap();
     for amount in amounts {

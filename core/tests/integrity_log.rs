@@ -6,7 +6,7 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)] // Tests poke real files.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mtlog_audit::integrity::audit::{
@@ -17,31 +17,11 @@ use mtlog_audit::integrity::checkpoint::Checkpoint;
 use mtlog_audit::integrity::merkle::{self, Hash};
 use mtlog_audit::integrity::note::{Signer, Verifier};
 use mtlog_audit::integrity::{chain, store, MerkleSource, RebuildReason};
-use mtlog_audit::io::{Clock, Entropy, RealDisk};
+use mtlog_audit::io::{Clock, RealDisk};
 use mtlog_audit::wal::format::{self, BodyEncoding, RecordHeader, RecordKind, SegmentId};
 use mtlog_audit::{Error, Level, Options, Reader, Sink};
+use mtlog_audit_sim::{CountingEntropy, TickClock};
 use proptest::prelude::*;
-
-/// A clock that ticks one millisecond per reading.
-struct TickClock(AtomicI64);
-impl Clock for TickClock {
-    fn wall_nanos(&self) -> i64 {
-        self.0.fetch_add(1_000_000, Ordering::SeqCst)
-    }
-    fn monotonic_nanos(&self) -> u64 {
-        0
-    }
-}
-
-/// Deterministic ids.
-struct CountingEntropy(AtomicU64);
-impl Entropy for CountingEntropy {
-    fn fill(&self, buf: &mut [u8]) {
-        for b in buf {
-            *b = self.0.fetch_add(1, Ordering::SeqCst) as u8;
-        }
-    }
-}
 
 fn signer(seed: u8) -> Signer {
     Signer::from_seed("audit.example/log", [seed; 32]).unwrap()
@@ -51,8 +31,8 @@ fn open_sink(options: Options) -> Sink<RealDisk, TickClock, CountingEntropy> {
     Sink::open_with(
         options.segment_bytes(4 << 10),
         Arc::new(RealDisk),
-        Arc::new(TickClock(AtomicI64::new(1_795_000_000_000_000_000))),
-        Arc::new(CountingEntropy(AtomicU64::new(0))),
+        Arc::new(TickClock::new(1_795_000_000_000_000_000)),
+        Arc::new(CountingEntropy::new()),
     )
     .unwrap()
 }
@@ -585,7 +565,7 @@ fn checkpoints_follow_the_clock_and_reach_the_callback_after_they_are_durable() 
             }),
         Arc::new(RealDisk),
         Arc::new(ManualClock(now.clone())),
-        Arc::new(CountingEntropy(AtomicU64::new(0))),
+        Arc::new(CountingEntropy::new()),
     )
     .unwrap();
     let one = |i: u64| sink.event(Level::Information, "Tick {N}").with("N", i).emit().unwrap();

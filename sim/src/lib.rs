@@ -166,6 +166,7 @@ mod clock;
 mod config;
 mod disk;
 mod entropy;
+pub mod fixed;
 mod ledger;
 mod rng;
 mod scramble;
@@ -179,6 +180,7 @@ pub use disk::{
     CrashKind, DiskStats, SimDisk, SimFile, SimLock, PAGE_BYTES, PROCESS_GONE, SECTOR_BYTES,
 };
 pub use entropy::SimEntropy;
+pub use fixed::{CountingEntropy, TickClock};
 pub use ledger::{FaultKind, FaultRecord};
 pub use rng::Rng;
 pub use scramble::{scramble, ScramblingDisk, ScramblingFile};

@@ -4,33 +4,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use mtlog_audit::integrity::note::Signer;
-use mtlog_audit::io::{Clock, Entropy, RealDisk};
+use mtlog_audit::io::RealDisk;
 use mtlog_audit::{Level, Options, Sink};
-
-/// A clock that ticks one millisecond per reading from a fixed instant.
-struct TickClock(AtomicI64);
-impl Clock for TickClock {
-    fn wall_nanos(&self) -> i64 {
-        self.0.fetch_add(1_000_000, Ordering::SeqCst)
-    }
-    fn monotonic_nanos(&self) -> u64 {
-        0
-    }
-}
-
-/// Deterministic "randomness", so log ids, event ids and hashes are the same every run.
-struct CountingEntropy(AtomicU64);
-impl Entropy for CountingEntropy {
-    fn fill(&self, buf: &mut [u8]) {
-        for b in buf {
-            *b = self.0.fetch_add(1, Ordering::SeqCst) as u8;
-        }
-    }
-}
+use mtlog_audit_sim::{CountingEntropy, TickClock};
 
 /// Writes `events` events into a new log at `dir`; signed, with a checkpoint every 5 events
 /// and on close, when `signer` is given.
@@ -42,8 +21,8 @@ pub fn make_log(dir: &Path, events: u64, signer: Option<Signer>) {
     let sink = Sink::open_with(
         options,
         Arc::new(RealDisk),
-        Arc::new(TickClock(AtomicI64::new(1_795_000_000_000_000_000))),
-        Arc::new(CountingEntropy(AtomicU64::new(0))),
+        Arc::new(TickClock::new(1_795_000_000_000_000_000)),
+        Arc::new(CountingEntropy::new()),
     )
     .unwrap();
     for i in 0..events {
