@@ -15,7 +15,7 @@ use mtlog_audit::io::Clock;
 
 use crate::ledger::FaultKind;
 use crate::rng::Rng;
-use crate::trace::{Event, Op};
+use crate::trace::{Op, TraceEvent};
 use crate::world::{lock, Shared, Sim, World};
 
 /// Wall time at the simulated epoch: 2026-01-01T00:00:00Z, in nanoseconds since the Unix epoch.
@@ -92,7 +92,7 @@ impl World {
             self.clock_step(delta);
         }
         self.clock.tick(nanos);
-        let mut event = Event::new(Op::ClockAdvance);
+        let mut event = TraceEvent::new(Op::ClockAdvance);
         event.len = nanos;
         event.result = self.clock.wall;
         self.record(&event);
@@ -164,7 +164,7 @@ impl SimClock {
         world.clock.next_timer += 1;
         world.clock.timers.insert((at, id));
         world.clock.due_by_id.insert(id, at);
-        let mut event = Event::new(Op::TimerSchedule);
+        let mut event = TraceEvent::new(Op::TimerSchedule);
         event.file = id;
         event.offset = at;
         world.record(&event);
@@ -184,7 +184,7 @@ impl SimClock {
             return false;
         };
         world.clock.timers.remove(&(at, timer.0));
-        let mut event = Event::new(Op::TimerCancel);
+        let mut event = TraceEvent::new(Op::TimerCancel);
         event.file = timer.0;
         world.record(&event);
         true
@@ -220,7 +220,7 @@ impl SimClock {
             world.clock_advance(target - now);
         }
         let fired_at = world.clock.mono;
-        let mut event = Event::new(Op::TimerFire);
+        let mut event = TraceEvent::new(Op::TimerFire);
         event.file = id;
         event.offset = due;
         event.len = fired_at - due.min(fired_at);

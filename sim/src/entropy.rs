@@ -2,7 +2,7 @@
 
 use mtlog_audit::io::Entropy;
 
-use crate::trace::{Event, Op};
+use crate::trace::{Op, TraceEvent};
 use crate::world::{lock, Shared, Sim};
 
 /// Seeded random bytes: the same seed gives the same identifiers.
@@ -32,7 +32,7 @@ impl Entropy for SimEntropy {
     fn fill(&self, buf: &mut [u8]) {
         let mut world = lock(&self.shared);
         world.entropy.fill(buf);
-        let mut event = Event::new(Op::Entropy);
+        let mut event = TraceEvent::new(Op::Entropy);
         event.len = buf.len() as u64;
         world.record(&event);
     }

@@ -184,5 +184,5 @@ pub use fixed::{CountingEntropy, TickClock};
 pub use ledger::{FaultKind, FaultRecord};
 pub use rng::Rng;
 pub use scramble::{scramble, ScramblingDisk, ScramblingFile};
-pub use trace::{error_code, Event, Op, Trace, CODE_GONE, CODE_OTHER};
+pub use trace::{error_code, Op, Trace, TraceEvent, CODE_GONE, CODE_OTHER};
 pub use world::Sim;

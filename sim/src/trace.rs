@@ -84,7 +84,7 @@ pub enum Op {
 
 /// One event, as fixed fields. Unused fields are 0.
 #[derive(Clone, Copy, Debug)]
-pub struct Event<'a> {
+pub struct TraceEvent<'a> {
     /// What happened.
     pub op: Op,
     /// The inode id, timer id or other subject of the event.
@@ -103,10 +103,10 @@ pub struct Event<'a> {
     pub text: Option<&'a str>,
 }
 
-impl<'a> Event<'a> {
+impl<'a> TraceEvent<'a> {
     /// An event with every field but `op` empty.
-    pub fn new(op: Op) -> Event<'a> {
-        Event { op, file: 0, offset: 0, len: 0, data: 0, result: 0, path: None, text: None }
+    pub fn new(op: Op) -> TraceEvent<'a> {
+        TraceEvent { op, file: 0, offset: 0, len: 0, data: 0, result: 0, path: None, text: None }
     }
 }
 
@@ -155,7 +155,7 @@ impl Trace {
     }
 
     /// Adds `event`, which happened at monotonic time `now_nanos`.
-    pub fn record(&mut self, event: &Event<'_>, now_nanos: u64) {
+    pub fn record(&mut self, event: &TraceEvent<'_>, now_nanos: u64) {
         let mut fixed = [0u8; 57];
         fixed[0] = event.op as u8;
         fixed[1..9].copy_from_slice(&now_nanos.to_le_bytes());
@@ -212,7 +212,7 @@ impl TextLog {
     }
 }
 
-fn format_line(index: u64, now_nanos: u64, event: &Event<'_>) -> String {
+fn format_line(index: u64, now_nanos: u64, event: &TraceEvent<'_>) -> String {
     let mut line = String::with_capacity(96);
     // Writing to a String cannot fail.
     let _ = write!(
@@ -292,9 +292,9 @@ mod tests {
 
     #[test]
     fn hash_depends_on_every_field_and_on_order() {
-        let mut base = Event::new(Op::Write);
+        let mut base = TraceEvent::new(Op::Write);
         base.offset = 10;
-        let hash_of = |events: &[Event<'_>]| {
+        let hash_of = |events: &[TraceEvent<'_>]| {
             let mut trace = Trace::new();
             for e in events {
                 trace.record(e, 5);
@@ -316,7 +316,7 @@ mod tests {
         let mut trace = Trace::new();
         trace.enable_log(2);
         for i in 0..5 {
-            let mut e = Event::new(Op::Read);
+            let mut e = TraceEvent::new(Op::Read);
             e.offset = i;
             e.result = if i == 4 { -5 } else { 3 };
             trace.record(&e, i);

@@ -15,7 +15,7 @@ use crate::disk::{DiskState, SimDisk};
 use crate::entropy::SimEntropy;
 use crate::ledger::{FaultKind, FaultRecord};
 use crate::rng::Rng;
-use crate::trace::{Event, Op, Trace};
+use crate::trace::{Op, Trace, TraceEvent};
 
 /// Everything one simulated machine holds.
 #[derive(Clone)]
@@ -42,7 +42,7 @@ pub(crate) fn lock(shared: &Shared) -> MutexGuard<'_, World> {
 
 impl World {
     /// Adds `event` to the trace, stamped with the current monotonic time.
-    pub(crate) fn record(&mut self, event: &Event<'_>) {
+    pub(crate) fn record(&mut self, event: &TraceEvent<'_>) {
         self.trace.record(event, self.clock.mono);
     }
 
@@ -55,7 +55,7 @@ impl World {
         len: u64,
         durable: bool,
     ) -> usize {
-        let mut event = Event::new(Op::Fault);
+        let mut event = TraceEvent::new(Op::Fault);
         event.data = kind.code();
         event.offset = offset;
         event.len = len;
@@ -198,7 +198,7 @@ impl Sim {
     /// Adds a harness event (an append, an ack, a checker step) to the trace.
     pub fn note(&self, text: &str) {
         let mut world = lock(&self.shared);
-        let mut event = Event::new(Op::Note);
+        let mut event = TraceEvent::new(Op::Note);
         event.text = Some(text);
         world.record(&event);
     }

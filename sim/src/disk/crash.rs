@@ -18,7 +18,7 @@ use super::state::{drop_sectors_past, heal, pending_data, Entry, Fate, InodeId, 
 use super::CrashKind;
 use crate::ledger::FaultKind;
 use crate::rng::Rng;
-use crate::trace::{Event, Op};
+use crate::trace::{Op, TraceEvent};
 use crate::world::World;
 
 /// A misdirected write that reaches the device during a crash: target, offset, bytes, ledger.
@@ -51,7 +51,7 @@ impl World {
             CrashKind::Process => Op::CrashProcess,
             CrashKind::PowerLoss => Op::CrashPowerLoss,
         };
-        let mut event = Event::new(op);
+        let mut event = TraceEvent::new(op);
         event.file = self.disk.epoch;
         event.len = self.disk.used_pages;
         self.record(&event);

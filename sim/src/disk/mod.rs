@@ -21,7 +21,7 @@ use mtlog_audit::io::{DirLock, Disk, DiskFile, OpenMode};
 pub(crate) use state::DiskState;
 
 use crate::ledger::FaultRecord;
-use crate::trace::{Event, Op};
+use crate::trace::{Op, TraceEvent};
 use crate::world::{lock, Shared, Sim};
 use pages::{Fill, PAGE_U64, SECTOR};
 use state::InodeId;
@@ -342,7 +342,7 @@ impl SimDisk {
         let mut world = lock(&self.shared);
         let id = world.disk.require_file(path)?;
         set(world.disk.inode_mut(id));
-        let mut event = Event::new(Op::Inject);
+        let mut event = TraceEvent::new(Op::Inject);
         event.file = u64::from(id);
         event.path = Some(path);
         event.text = Some(what);

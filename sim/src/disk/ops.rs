@@ -19,7 +19,7 @@ use super::state::{
 };
 use super::{fill_for, FileRef, PROCESS_GONE};
 use crate::ledger::FaultKind;
-use crate::trace::{result_code, Event, Op};
+use crate::trace::{result_code, Op, TraceEvent};
 use crate::world::World;
 
 /// The name of the lock file `lock_dir` creates, as `RealDisk` does.
@@ -67,7 +67,7 @@ impl World {
                 if left == 0 {
                     disk.dead = true;
                     disk.crash_countdown = None;
-                    let mut event = Event::new(Op::Died);
+                    let mut event = TraceEvent::new(Op::Died);
                     event.data = op as u64;
                     self.record(&event);
                     return Err(gone());
@@ -99,7 +99,7 @@ impl World {
         data: u64,
         result: i64,
     ) {
-        let mut event = Event::new(op);
+        let mut event = TraceEvent::new(op);
         event.file = u64::from(handle.inode);
         event.offset = offset;
         event.len = len;
@@ -109,7 +109,7 @@ impl World {
     }
 
     fn path_event(&mut self, op: Op, path: &Path, file: u64, result: i64) {
-        let mut event = Event::new(op);
+        let mut event = TraceEvent::new(op);
         event.file = file;
         event.path = Some(path);
         event.result = result;
@@ -626,7 +626,7 @@ impl World {
     pub(crate) fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()> {
         let result = self.rename_inner(from, to);
         let code = result_code(&result, |()| 0);
-        let mut event = Event::new(Op::Rename);
+        let mut event = TraceEvent::new(Op::Rename);
         event.path = Some(from);
         event.text = to.to_str();
         event.data = xxh3_64(to.as_os_str().as_encoded_bytes());
