@@ -4,7 +4,7 @@
 //! head -1`): Rust ignores SIGPIPE, so the write fails with EPIPE and the macro panics, printing
 //! a panic message and exiting 101, which hides `verify`'s verdict. Restoring SIGPIPE's default
 //! action would end the process quietly, but killed by the signal: the exit code would be lost
-//! as well. So every line the CLI prints goes through [`print`] instead:
+//! as well. So every line the CLI prints goes through [`print()`] instead:
 //!
 //! - EPIPE: stdout is marked closed, later lines are dropped, and the command runs to its end
 //!   and exits with its own code (`verify` still exits 1 on a damaged log). Loops that only

@@ -3,8 +3,8 @@
 //! A service that already ships its logs to Seq (Serilog, mtlog, seq-logging, seqlog, ...)
 //! points its Seq URL here and gets the library's guarantee: `201 Created` means every event of
 //! the request was fdatasynced into its tenant's log. The HTTP layer is axum on a tokio runtime;
-//! each request's events are parsed and checked whole first ([`ingest`]), then emitted in order
-//! on a blocking thread, so a runtime thread never waits for an fsync.
+//! each request's events are parsed and checked whole first ([`mod@ingest`]), then emitted in
+//! order on a blocking thread, so a runtime thread never waits for an fsync.
 //!
 //! Answers (`docs/serve.md`): 201 stored; 400 a malformed event (the body names its line or
 //! index; nothing of the request stored); 401 no or unknown API key; 413 a body or an event too
