@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use mtlog_audit::integrity::audit::{AuditReport, CheckpointInput, SignatureStatus, Verdict};
+use mtlog_audit::integrity::audit::{AuditReport, AuditVerdict, CheckpointInput, SignatureStatus};
 use mtlog_audit::integrity::bundle::{Bundle, BundleError};
 use mtlog_audit::integrity::chain::to_hex;
 use mtlog_audit::integrity::checkpoint::{Checkpoint, OpenError};
@@ -27,13 +27,13 @@ pub const EXIT_BEHIND: u8 = 5;
 pub const EXIT_UNVERIFIABLE: u8 = 6;
 
 /// The exit code of an audit verdict.
-pub fn verdict_code(verdict: Verdict) -> u8 {
+pub fn verdict_code(verdict: AuditVerdict) -> u8 {
     match verdict {
-        Verdict::Tampered => EXIT_TAMPERED,
-        Verdict::Behind => EXIT_BEHIND,
-        Verdict::Damaged => EXIT_DAMAGED,
-        Verdict::Unverifiable => EXIT_UNVERIFIABLE,
-        Verdict::Valid => 0,
+        AuditVerdict::Tampered => EXIT_TAMPERED,
+        AuditVerdict::Behind => EXIT_BEHIND,
+        AuditVerdict::Damaged => EXIT_DAMAGED,
+        AuditVerdict::Unverifiable => EXIT_UNVERIFIABLE,
+        AuditVerdict::Valid => 0,
     }
 }
 
@@ -162,13 +162,13 @@ pub fn check_cache(reader: &Reader) -> Option<MerkleCacheReport> {
 /// history: the log was rewritten after it (tampered). One holding hashes past the end of a
 /// clean log says the log was longer (behind); past the end of a damaged one, it is explained
 /// by the damage.
-pub fn cache_verdict(cache: Option<&MerkleCacheReport>, wal_damaged: bool) -> Verdict {
+pub fn cache_verdict(cache: Option<&MerkleCacheReport>, wal_damaged: bool) -> AuditVerdict {
     let conflicts = cache.map(|c| c.tiles_conflicting.as_slice()).unwrap_or_default();
-    conflicts.iter().fold(Verdict::Valid, |verdict, (_, conflict)| {
+    conflicts.iter().fold(AuditVerdict::Valid, |verdict, (_, conflict)| {
         verdict.min(match conflict {
-            TileConflict::Disagrees => Verdict::Tampered,
-            TileConflict::PastEnd { .. } if wal_damaged => Verdict::Valid,
-            TileConflict::PastEnd { .. } => Verdict::Behind,
+            TileConflict::Disagrees => AuditVerdict::Tampered,
+            TileConflict::PastEnd { .. } if wal_damaged => AuditVerdict::Valid,
+            TileConflict::PastEnd { .. } => AuditVerdict::Behind,
         })
     })
 }
@@ -179,7 +179,7 @@ pub fn print_audit(
     report: &AuditReport,
     cache: Option<&MerkleCacheReport>,
     show_checkpoints: bool,
-    verdict: Verdict,
+    verdict: AuditVerdict,
 ) {
     if show_checkpoints {
         print_checkpoints(report);
@@ -197,15 +197,15 @@ pub fn print_audit(
         .filter(|c| matches!(c.signature, SignatureStatus::Verified(_)))
         .count();
     match verdict {
-        Verdict::Valid if report.signatures_checked => println!(
+        AuditVerdict::Valid if report.signatures_checked => println!(
             "integrity  valid: {verified} checkpoint(s) signed by trusted keys, roots match the \
              log, consistent"
         ),
-        Verdict::Valid => println!(
+        AuditVerdict::Valid => println!(
             "integrity  roots match the log and are consistent; signatures not checked (give \
              --key)"
         ),
-        Verdict::Damaged => {
+        AuditVerdict::Damaged => {
             println!("integrity  checkpoints up to the damage match; see the findings above")
         }
         other => println!("integrity  {other}"),
@@ -235,7 +235,7 @@ fn print_checkpoints(report: &AuditReport) {
 pub fn audit_json(
     report: &AuditReport,
     cache: Option<&MerkleCacheReport>,
-    verdict: Verdict,
+    verdict: AuditVerdict,
 ) -> Value {
     let checkpoints: Vec<Value> = report
         .checkpoints

@@ -77,7 +77,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         dir.display(),
         vkey_path.display()
     );
-    let valid = audit.verdict() == mtlog_audit::integrity::audit::Verdict::Valid;
+    let valid = audit.verdict() == mtlog_audit::integrity::audit::AuditVerdict::Valid;
     if replayed != THREADS * PER_THREAD || !report.is_valid() || !valid {
         return Err("replay or verification failed".into());
     }

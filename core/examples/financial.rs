@@ -25,7 +25,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mtlog_audit::integrity::audit::{CheckpointInput, Verdict};
+use mtlog_audit::integrity::audit::{AuditVerdict, CheckpointInput};
 use mtlog_audit::integrity::bundle::Bundle;
 use mtlog_audit::integrity::checkpoint::Checkpoint;
 use mtlog_audit::integrity::keys;
@@ -136,7 +136,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         vkey_path.display(),
         escrow_path.display()
     );
-    if report.verdict() != Verdict::Valid || offline.count != 10 {
+    if report.verdict() != AuditVerdict::Valid || offline.count != 10 {
         return Err(format!("the audit did not pass: {}", report.verdict()).into());
     }
     Ok(())

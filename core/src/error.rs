@@ -283,7 +283,7 @@ pub enum DamageKind {
 ///
 /// ```
 /// use mtlog_audit::error::ConfigError;
-/// use mtlog_audit::integrity::checkpoint::BodyError;
+/// use mtlog_audit::integrity::checkpoint::CheckpointTextError;
 /// use mtlog_audit::integrity::note::Signer;
 /// use mtlog_audit::options::SEGMENT_BYTES_MIN;
 /// use mtlog_audit::{Error, Options};
@@ -311,7 +311,7 @@ pub enum DamageKind {
 /// let Err(Error::Config(ConfigError::CheckpointOrigin { defect })) = unnamed else {
 ///     panic!("expected CheckpointOrigin, got {unnamed:?}");
 /// };
-/// assert_eq!(defect, BodyError::EmptyLine { line: 1 });
+/// assert_eq!(defect, CheckpointTextError::EmptyLine { line: 1 });
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -344,7 +344,7 @@ pub enum ConfigError {
     /// The checkpoint origin cannot be a checkpoint's first line.
     CheckpointOrigin {
         /// What is wrong with it.
-        defect: crate::integrity::checkpoint::BodyError,
+        defect: crate::integrity::checkpoint::CheckpointTextError,
     },
 }
 

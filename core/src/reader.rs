@@ -52,7 +52,7 @@ use crate::integrity::bundle::{self, Bundle, BundleError, BUNDLE_ENTRIES_MAX, BU
 use crate::integrity::chain::{self, Hash};
 use crate::integrity::checkpoint::Checkpoint;
 use crate::integrity::keys::{self, KeyRotation};
-use crate::integrity::merkle::{self, HashSource, ProveError, StoredTree};
+use crate::integrity::merkle::{self, HashSource, ProofError, StoredTree};
 use crate::integrity::note;
 use crate::integrity::note::Verifier;
 use crate::integrity::store::{self, CheckpointFile, TileRead};
@@ -615,8 +615,8 @@ impl<D: Disk> Reader<D> {
     /// for an example.
     ///
     /// # Errors
-    /// [`ProveError::SizesOutOfOrder`] if the log holds fewer events.
-    pub fn tree_root(&self, tree_size: u64) -> Result<Hash, ProveError> {
+    /// [`ProofError::SizesOutOfOrder`] if the log holds fewer events.
+    pub fn tree_root(&self, tree_size: u64) -> Result<Hash, ProofError> {
         self.check_size(tree_size)?;
         let source = self.source();
         merkle::tree_root(tree_size, &source).or_else(|_| self.rebuilt().root_at(tree_size))
@@ -625,8 +625,8 @@ impl<D: Disk> Reader<D> {
     /// The inclusion proof of event `seq` in the tree of the first `tree_size` events.
     ///
     /// # Errors
-    /// [`ProveError::IndexOutOfRange`] if `seq` is 0 or past `tree_size`;
-    /// [`ProveError::SizesOutOfOrder`] if the log holds fewer than `tree_size` events.
+    /// [`ProofError::IndexOutOfRange`] if `seq` is 0 or past `tree_size`;
+    /// [`ProofError::SizesOutOfOrder`] if the log holds fewer than `tree_size` events.
     ///
     /// # Examples
     ///
@@ -654,23 +654,23 @@ impl<D: Disk> Reader<D> {
     /// assert!(reader.prove_inclusion(6, 5).is_err()); // not in that tree
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn prove_inclusion(&self, seq: u64, tree_size: u64) -> Result<InclusionProof, ProveError> {
+    pub fn prove_inclusion(&self, seq: u64, tree_size: u64) -> Result<InclusionProof, ProofError> {
         self.check_size(tree_size)?;
         let index =
-            seq.checked_sub(1).ok_or(ProveError::IndexOutOfRange { index: u64::MAX, tree_size })?;
+            seq.checked_sub(1).ok_or(ProofError::IndexOutOfRange { index: u64::MAX, tree_size })?;
         let source = self.source();
         let hashes = merkle::inclusion_proof(index, tree_size, &source)
             .or_else(|_| merkle::inclusion_proof(index, tree_size, self.rebuilt()))?;
         let root = self.tree_root(tree_size)?;
         let leaf_hash =
-            self.leaf_hash(seq).ok_or(ProveError::IndexOutOfRange { index, tree_size })?;
+            self.leaf_hash(seq).ok_or(ProofError::IndexOutOfRange { index, tree_size })?;
         Ok(InclusionProof { seq, tree_size, leaf_hash, root, hashes })
     }
 
     /// The consistency proof from the tree of `old_size` events to the tree of `new_size`.
     ///
     /// # Errors
-    /// [`ProveError::SizesOutOfOrder`] if `old_size > new_size` or the log holds fewer than
+    /// [`ProofError::SizesOutOfOrder`] if `old_size > new_size` or the log holds fewer than
     /// `new_size` events.
     ///
     /// # Examples
@@ -697,7 +697,7 @@ impl<D: Disk> Reader<D> {
         &self,
         old_size: u64,
         new_size: u64,
-    ) -> Result<ConsistencyProof, ProveError> {
+    ) -> Result<ConsistencyProof, ProofError> {
         self.check_size(new_size)?;
         let source = self.source();
         let hashes = merkle::consistency_proof(old_size, new_size, &source)
@@ -750,7 +750,7 @@ impl<D: Disk> Reader<D> {
     /// # Examples
     ///
     /// ```
-    /// use mtlog_audit::integrity::audit::{CheckpointInput, Verdict};
+    /// use mtlog_audit::integrity::audit::{AuditVerdict, CheckpointInput};
     /// use mtlog_audit::integrity::note::Signer;
     /// use mtlog_audit::{Level, Options, Reader, Sink};
     ///
@@ -766,12 +766,12 @@ impl<D: Disk> Reader<D> {
     /// let source = "backup".to_owned();
     /// let external = CheckpointInput { source, external: true, bytes: copy.bytes };
     /// let report = reader.audit(&[signer.verifier()], vec![external])?;
-    /// assert_eq!(report.verdict(), Verdict::Valid);
+    /// assert_eq!(report.verdict(), AuditVerdict::Valid);
     /// assert_eq!(report.checkpoints.len(), 2);
     ///
     /// let stranger = Signer::from_seed("someone.else/log", [6; 32])?.verifier();
     /// let report = reader.audit(&[stranger], Vec::new())?;
-    /// assert_eq!(report.verdict(), Verdict::Unverifiable); // not tampering: an unknown signer
+    /// assert_eq!(report.verdict(), AuditVerdict::Unverifiable); // not tampering: an unknown signer
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn audit(
@@ -996,9 +996,9 @@ impl<D: Disk> Reader<D> {
         }
     }
 
-    fn check_size(&self, tree_size: u64) -> Result<(), ProveError> {
+    fn check_size(&self, tree_size: u64) -> Result<(), ProofError> {
         if tree_size > self.tree_size() {
-            return Err(ProveError::SizesOutOfOrder {
+            return Err(ProofError::SizesOutOfOrder {
                 old_size: tree_size,
                 new_size: self.tree_size(),
             });

@@ -416,7 +416,7 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
     /// sink.close()?;
     ///
     /// let audit = Reader::open(dir)?.audit(&[signer.verifier()], Vec::new())?;
-    /// assert_eq!(audit.verdict(), mtlog_audit::integrity::audit::Verdict::Valid);
+    /// assert_eq!(audit.verdict(), mtlog_audit::integrity::audit::AuditVerdict::Valid);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn checkpoint(&self) -> Result<Option<u64>, Error> {
@@ -452,7 +452,7 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
     /// # Examples
     ///
     /// ```
-    /// use mtlog_audit::integrity::audit::Verdict;
+    /// use mtlog_audit::integrity::audit::AuditVerdict;
     /// use mtlog_audit::integrity::note::Signer;
     /// use mtlog_audit::{Options, Reader, Sink};
     ///
@@ -470,7 +470,7 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
     /// assert_eq!(rotations[0].seq, receipt.seq);
     /// // An auditor who trusts only the old key learns the new one from the log.
     /// let audit = reader.audit(&[old.verifier()], Vec::new())?;
-    /// assert_eq!(audit.verdict(), Verdict::Valid);
+    /// assert_eq!(audit.verdict(), AuditVerdict::Valid);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn rotate_signer(&self, new: Signer) -> Result<Receipt, Error> {

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use mtlog_audit::integrity::audit::{Origins, TreeStatus, Verdict};
+use mtlog_audit::integrity::audit::{AuditVerdict, Origins, TreeStatus};
 use mtlog_audit::integrity::checkpoint::{legacy_origin, Checkpoint};
 use mtlog_audit::integrity::note::{self, Signer};
 use mtlog_audit::integrity::store;
@@ -55,7 +55,7 @@ fn the_default_origin_is_the_signing_keys_name() {
     let checkpoint = Checkpoint::parse_body(&opened.text).unwrap();
     assert_eq!(checkpoint.origin(), signer().key().name);
     let report = Reader::open(tmp.path()).unwrap().audit(&[signer().verifier()], vec![]).unwrap();
-    assert_eq!(report.verdict(), Verdict::Valid);
+    assert_eq!(report.verdict(), AuditVerdict::Valid);
 }
 
 #[test]
@@ -75,7 +75,7 @@ fn another_logs_checkpoint_signed_by_the_same_key_is_not_truncation() {
         reader.audit_origins(&[signer().verifier()], vec![], Origins::Exactly(&pinned)).unwrap();
     let planted = report.checkpoints.iter().find(|c| c.source.contains("0010")).unwrap();
     assert_eq!(planted.tree, TreeStatus::OtherLog { origin: "b.example/log".into() });
-    assert_eq!(report.verdict(), Verdict::Unverifiable);
+    assert_eq!(report.verdict(), AuditVerdict::Unverifiable);
     assert!(report.consistency.iter().all(|c| c.new_size <= 5), "{:?}", report.consistency);
 
     // The sink opens A over it and keeps signing A's own checkpoints.
@@ -109,11 +109,11 @@ fn a_log_signed_under_the_legacy_default_origin_still_verifies_and_guards_its_si
     write_log(&a, 4, Some(&legacy_origin(log_id(&a))));
     write_log(&b, 9, Some(&legacy_origin(log_id(&b))));
     let report = Reader::open(&a).unwrap().audit(&[signer().verifier()], vec![]).unwrap();
-    assert_eq!(report.verdict(), Verdict::Valid, "{report:?}");
+    assert_eq!(report.verdict(), AuditVerdict::Valid, "{report:?}");
 
     plant_newest_checkpoint(&b, &a);
     let report = Reader::open(&a).unwrap().audit(&[signer().verifier()], vec![]).unwrap();
-    assert_eq!(report.verdict(), Verdict::Unverifiable);
+    assert_eq!(report.verdict(), AuditVerdict::Unverifiable);
     assert!(report.checkpoints.iter().any(|c| matches!(c.tree, TreeStatus::OtherLog { .. })));
     // Reopened with today's default origin (the key's name), the sink ignores B's checkpoint,
     // and A's checkpoints under both origins verify together, consistent with each other.
@@ -123,7 +123,7 @@ fn a_log_signed_under_the_legacy_default_origin_still_verifies_and_guards_its_si
     let planted = a.join(store::CHECKPOINTS_DIR).join(store::checkpoint_file_name(9));
     std::fs::remove_file(planted).unwrap();
     let report = Reader::open(&a).unwrap().audit(&[signer().verifier()], vec![]).unwrap();
-    assert_eq!(report.verdict(), Verdict::Valid, "{report:?}");
+    assert_eq!(report.verdict(), AuditVerdict::Valid, "{report:?}");
     let origins: Vec<&str> =
         report.checkpoints.iter().filter_map(|c| Some(c.checkpoint.as_ref()?.origin())).collect();
     assert!(origins.contains(&legacy_origin(log_id(&a)).as_str()), "{origins:?}");
@@ -145,7 +145,7 @@ fn a_log_signed_under_the_legacy_default_origin_still_verifies_and_guards_its_si
     let note = c.sign(&[&signer()]).unwrap();
     std::fs::write(rolled.join(store::CHECKPOINTS_DIR).join(name), note).unwrap();
     let report = Reader::open(&rolled).unwrap().audit(&[signer().verifier()], vec![]).unwrap();
-    assert_eq!(report.verdict(), Verdict::Behind, "{report:?}");
+    assert_eq!(report.verdict(), AuditVerdict::Behind, "{report:?}");
     let err = Sink::open(Options::new(&rolled).signer(signer())).err();
     assert!(matches!(err, Some(Error::BehindCheckpoint { .. })), "{err:?}");
 }
@@ -172,11 +172,11 @@ fn a_rotation_to_a_key_of_another_name_keeps_the_logs_checkpoints_its_own() {
 
     let reader = Reader::open(tmp.path()).unwrap();
     let report = reader.audit(&[old.verifier()], vec![]).unwrap();
-    assert_eq!(report.verdict(), Verdict::Valid, "{report:#?}");
+    assert_eq!(report.verdict(), AuditVerdict::Valid, "{report:#?}");
     let origins: Vec<&str> =
         report.checkpoints.iter().filter_map(|c| Some(c.checkpoint.as_ref()?.origin())).collect();
     assert!(origins.contains(&"old.example/log") && origins.contains(&"new.example/log"));
     let report = reader.audit(&[new.verifier()], vec![]).unwrap();
-    assert_eq!(report.verdict(), Verdict::Unverifiable);
+    assert_eq!(report.verdict(), AuditVerdict::Unverifiable);
     assert!(report.checkpoints.iter().all(|c| c.tree == TreeStatus::Matches), "{report:#?}");
 }

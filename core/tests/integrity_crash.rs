@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use mtlog_audit::integrity::audit::Verdict;
+use mtlog_audit::integrity::audit::AuditVerdict;
 use mtlog_audit::integrity::checkpoint::Checkpoint;
 use mtlog_audit::integrity::note::Signer;
 use mtlog_audit::io::Disk;
@@ -110,7 +110,7 @@ fn after_a_power_loss_at_any_point_no_checkpoint_points_past_the_log() {
         drop(reopened);
         let reader = Reader::open_with(Arc::new(disk.clone()), &dir, false).unwrap();
         let report = reader.audit(&keys, Vec::new()).unwrap();
-        assert_eq!(report.verdict(), Verdict::Valid, "crash at op {crash_at}, reopened");
+        assert_eq!(report.verdict(), AuditVerdict::Valid, "crash at op {crash_at}, reopened");
     }
     assert!(checked > total, "{checked} checkpoints checked over {total} crash points");
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mtlog_audit::integrity::audit::{
-    AuditReport, CheckpointInput, ConsistencyStatus, SignatureStatus, TreeStatus, Verdict,
+    AuditReport, AuditVerdict, CheckpointInput, ConsistencyStatus, SignatureStatus, TreeStatus,
 };
 use mtlog_audit::integrity::bundle::{Bundle, BundleError};
 use mtlog_audit::integrity::checkpoint::Checkpoint;
@@ -101,7 +101,7 @@ fn a_sealed_log_verifies_against_every_checkpoint_and_proves_each_event() {
     assert!(reader.verify_integrity().is_valid());
     assert_eq!(reader.tree_size(), 20);
     let report = reader.audit(&[signer(1).verifier()], external_inputs(&external)).unwrap();
-    assert_eq!(report.verdict(), Verdict::Valid, "{report:#?}");
+    assert_eq!(report.verdict(), AuditVerdict::Valid, "{report:#?}");
     let sizes: Vec<u64> =
         report.checkpoints.iter().filter_map(|c| c.checkpoint.as_ref().map(|c| c.size())).collect();
     assert!(sizes.contains(&20), "a checkpoint on close: {sizes:?}");
@@ -185,7 +185,7 @@ fn every_single_byte_flip_of_every_segment_is_detected_with_its_location() {
             let reader = Reader::open(&dir).unwrap();
             let integrity = reader.verify_integrity();
             let report = reader.audit(&keys, Vec::new()).unwrap();
-            assert_ne!(report.verdict(), Verdict::Valid, "{} byte {offset}", path.display());
+            assert_ne!(report.verdict(), AuditVerdict::Valid, "{} byte {offset}", path.display());
             let located = integrity
                 .findings
                 .iter()
@@ -196,7 +196,7 @@ fn every_single_byte_flip_of_every_segment_is_detected_with_its_location() {
         std::fs::write(&path, &original).unwrap();
     }
     assert!(flips > 4000, "{flips}");
-    assert_eq!(audit(&dir, &keys, Vec::new()).verdict(), Verdict::Valid);
+    assert_eq!(audit(&dir, &keys, Vec::new()).verdict(), AuditVerdict::Valid);
 }
 
 /// The event records of a log, in order: (timestamp, flags, body).
@@ -262,7 +262,7 @@ fn a_history_rewritten_consistently_is_caught_only_by_the_checkpoints() {
     assert_eq!(records.len(), 20);
     // The rewriter itself is faithful: the unchanged history still verifies.
     rewrite_log(&dir, log_id, &records);
-    assert_eq!(audit(&dir, &keys, Vec::new()).verdict(), Verdict::Valid);
+    assert_eq!(audit(&dir, &keys, Vec::new()).verdict(), AuditVerdict::Valid);
 
     let mut deleted = records.clone();
     deleted.remove(7); // seq 8
@@ -277,7 +277,7 @@ fn a_history_rewritten_consistently_is_caught_only_by_the_checkpoints() {
         let reader = Reader::open(&dir).unwrap();
         assert!(reader.verify_integrity().is_valid(), "{name}: the WAL itself looks fine");
         let report = reader.audit(&keys, Vec::new()).unwrap();
-        assert_eq!(report.verdict(), Verdict::Tampered, "{name}: {report:#?}");
+        assert_eq!(report.verdict(), AuditVerdict::Tampered, "{name}: {report:#?}");
         for c in &report.checkpoints {
             let size = c.checkpoint.as_ref().unwrap().size();
             let mismatch = matches!(c.tree, TreeStatus::RootMismatch { .. });
@@ -314,7 +314,7 @@ fn a_deleted_record_and_two_swapped_records_are_found_by_the_wal_scan_too() {
     let report = Reader::open(&dir).unwrap().verify_integrity();
     assert!(!report.is_valid());
     assert!(report.findings.iter().any(|f| f.offset == start as u64), "{:?}", report.findings);
-    assert_ne!(audit(&dir, &keys, Vec::new()).verdict(), Verdict::Valid);
+    assert_ne!(audit(&dir, &keys, Vec::new()).verdict(), AuditVerdict::Valid);
     // Swapped: seqs 3 and 4 exchange places.
     if end - mid == mid - start {
         let mut swapped = original[..start].to_vec();
@@ -324,7 +324,7 @@ fn a_deleted_record_and_two_swapped_records_are_found_by_the_wal_scan_too() {
         std::fs::write(&seg, &swapped).unwrap();
         let report = Reader::open(&dir).unwrap().verify_integrity();
         assert!(report.findings.iter().any(|f| f.offset == start as u64), "{report:?}");
-        assert_ne!(audit(&dir, &keys, Vec::new()).verdict(), Verdict::Valid);
+        assert_ne!(audit(&dir, &keys, Vec::new()).verdict(), AuditVerdict::Valid);
     }
     std::fs::write(&seg, &original).unwrap();
 }
@@ -350,9 +350,13 @@ fn truncation_is_caught_against_an_external_checkpoint() {
         }
     }
     let _ = std::fs::remove_file(dir.join("checkpoints/latest"));
-    assert_eq!(audit(&dir, &keys, Vec::new()).verdict(), Verdict::Valid, "invisible from inside");
+    assert_eq!(
+        audit(&dir, &keys, Vec::new()).verdict(),
+        AuditVerdict::Valid,
+        "invisible from inside"
+    );
     let report = audit(&dir, &keys, external_inputs(&external));
-    assert_eq!(report.verdict(), Verdict::Behind, "{report:#?}");
+    assert_eq!(report.verdict(), AuditVerdict::Behind, "{report:#?}");
     let behind = report.checkpoints.iter().filter(|c| c.external).any(|c| {
         c.tree == TreeStatus::Behind { tree_size: kept }
             && c.checkpoint.as_ref().unwrap().size() == 20
@@ -397,16 +401,16 @@ fn key_rotation_verifies_with_either_key_and_unknown_keys_are_unverifiable() {
 
     // Trusting only the old key: the new one is learned from the rotation record.
     let report = reader.audit(&[old.verifier()], Vec::new()).unwrap();
-    assert_eq!(report.verdict(), Verdict::Valid, "{report:#?}");
+    assert_eq!(report.verdict(), AuditVerdict::Valid, "{report:#?}");
     assert_eq!(report.keys_learned, vec![(7, new.verifier().key().clone())]);
     // Both keys: valid. Only the new key: the checkpoints before the rotation cannot be
     // checked; that is "unverifiable", never "tampered".
-    assert_eq!(reader.audit(&both, Vec::new()).unwrap().verdict(), Verdict::Valid);
+    assert_eq!(reader.audit(&both, Vec::new()).unwrap().verdict(), AuditVerdict::Valid);
     let report = reader.audit(&[new.verifier()], Vec::new()).unwrap();
-    assert_eq!(report.verdict(), Verdict::Unverifiable, "{report:#?}");
+    assert_eq!(report.verdict(), AuditVerdict::Unverifiable, "{report:#?}");
     let stranger = signer(9).verifier();
     let report = reader.audit(&[stranger], Vec::new()).unwrap();
-    assert_eq!(report.verdict(), Verdict::Unverifiable);
+    assert_eq!(report.verdict(), AuditVerdict::Unverifiable);
     assert!(report
         .checkpoints
         .iter()
@@ -422,7 +426,7 @@ fn an_altered_checkpoint_note_is_tampered_not_unverifiable() {
     let forged = text.replacen("\n20\n", "\n19\n", 1);
     std::fs::write(&path, forged).unwrap();
     let report = audit(&dir, &[signer(1).verifier()], Vec::new());
-    assert_eq!(report.verdict(), Verdict::Tampered);
+    assert_eq!(report.verdict(), AuditVerdict::Tampered);
     assert!(report
         .checkpoints
         .iter()
@@ -584,5 +588,5 @@ fn checkpoints_follow_the_clock_and_reach_the_callback_after_they_are_durable() 
     let sizes: Vec<&str> = notes.iter().map(|n| n.lines().nth(1).unwrap()).collect();
     assert_eq!(sizes, ["3", "4"]);
     let report = audit(&dir, &[signer(1).verifier()], Vec::new());
-    assert_eq!(report.verdict(), Verdict::Valid);
+    assert_eq!(report.verdict(), AuditVerdict::Valid);
 }

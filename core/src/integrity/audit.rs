@@ -29,7 +29,7 @@
 //!
 //! ```
 //! use std::collections::BTreeMap;
-//! use mtlog_audit::integrity::audit::{self, CheckpointInput, LogTree, Origins, Verdict};
+//! use mtlog_audit::integrity::audit::{self, CheckpointInput, LogTree, Origins, AuditVerdict};
 //! use mtlog_audit::integrity::checkpoint::Checkpoint;
 //! use mtlog_audit::integrity::merkle::{self, StoredTree};
 //! use mtlog_audit::integrity::note::Signer;
@@ -46,14 +46,14 @@
 //! let origins = Origins::Default { log_id: 7 }; // the key's name, or mtlog-audit/<log id>
 //! let log = LogTree { tree_size: tree.size(), damaged: false, roots: &roots, source: &tree, origins };
 //! let report = audit::audit(&log, &inputs, &[signer.verifier()], &[]);
-//! assert_eq!(report.verdict(), Verdict::Valid);
+//! assert_eq!(report.verdict(), AuditVerdict::Valid);
 //!
 //! // A log rolled back below the checkpoint is caught.
 //! let short = StoredTree::from_leaf_hashes((0..2u8).map(|i| merkle::leaf_hash(&[i])));
 //! let roots = BTreeMap::from([(2, short.root())]);
 //! let log = LogTree { tree_size: 2, damaged: false, roots: &roots, source: &short, origins };
 //! let report = audit::audit(&log, &inputs, &[signer.verifier()], &[]);
-//! assert_eq!(report.verdict(), Verdict::Behind);
+//! assert_eq!(report.verdict(), AuditVerdict::Behind);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -80,7 +80,7 @@ pub struct CheckpointInput {
 
 /// Which origin lines are this log's. A checkpoint with another origin is a **checkpoint of
 /// another log**: it says nothing about this one (never "behind", never "root mismatch") and
-/// makes the audit [`Verdict::Unverifiable`]. See [`AuditReport`] for an example.
+/// makes the audit [`AuditVerdict::Unverifiable`]. See [`AuditReport`] for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origins<'a> {
     /// Exactly these (`verify --origin`): for a log given a custom origin
@@ -120,7 +120,7 @@ pub fn checkpoint_sizes(checkpoints: &[CheckpointInput]) -> Vec<u64> {
 
 /// The overall outcome, most severe first. See the [module docs](self) for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Verdict {
+pub enum AuditVerdict {
     /// A checkpoint note was altered, a root disagrees with the log, or checkpoints fork.
     Tampered,
     /// The log holds fewer events than a checkpoint it was shown: truncated or rolled back.
@@ -236,7 +236,7 @@ pub enum ConsistencyStatus {
 /// ```
 /// use std::collections::BTreeMap;
 /// use mtlog_audit::integrity::audit::{self, CheckpointInput, ConsistencyStatus, LogTree, Origins};
-/// use mtlog_audit::integrity::audit::{SignatureStatus, TreeStatus, Verdict};
+/// use mtlog_audit::integrity::audit::{SignatureStatus, TreeStatus, AuditVerdict};
 /// use mtlog_audit::integrity::checkpoint::Checkpoint;
 /// use mtlog_audit::integrity::merkle::{self, Hash, StoredTree};
 /// use mtlog_audit::integrity::note::Signer;
@@ -269,14 +269,14 @@ pub enum ConsistencyStatus {
 /// let check = &report.consistency[0];
 /// assert_eq!((check.old_size, check.new_size), (2, 4));
 /// assert_eq!(check.status, ConsistencyStatus::Consistent);
-/// assert_eq!(report.verdict(), Verdict::Unverifiable);
+/// assert_eq!(report.verdict(), AuditVerdict::Unverifiable);
 ///
 /// // A second checkpoint of size 2 with another root: a forked history.
 /// let forged = input("forged-2", 2, merkle::leaf_hash(b"forged"), &ours);
 /// let report = audit::audit(&log, &[inputs[0].clone(), forged], &[ours.verifier()], &[]);
 /// assert!(matches!(report.checkpoints[1].tree, TreeStatus::RootMismatch { .. }));
 /// assert_eq!(report.consistency[0].status, ConsistencyStatus::Fork);
-/// assert_eq!(report.verdict(), Verdict::Tampered);
+/// assert_eq!(report.verdict(), AuditVerdict::Tampered);
 ///
 /// // Our key's checkpoint of another log (another origin), even with this log's root: it says
 /// // nothing about this log.
@@ -285,11 +285,11 @@ pub enum ConsistencyStatus {
 /// let report = audit::audit(&log, std::slice::from_ref(&other), &[ours.verifier()], &[]);
 /// let origin = "other.example/log".to_owned();
 /// assert_eq!(report.checkpoints[0].tree, TreeStatus::OtherLog { origin });
-/// assert_eq!(report.verdict(), Verdict::Unverifiable);
+/// assert_eq!(report.verdict(), AuditVerdict::Unverifiable);
 /// let pinned = ["other.example/log".to_owned()]; // verify --origin other.example/log
 /// let log = LogTree { origins: Origins::Exactly(&pinned), ..log };
 /// let report = audit::audit(&log, &[other], &[ours.verifier()], &[]);
-/// assert_eq!(report.verdict(), Verdict::Valid);
+/// assert_eq!(report.verdict(), AuditVerdict::Valid);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -312,25 +312,28 @@ pub struct AuditReport {
 
 impl AuditReport {
     /// The most severe outcome. See the [module docs](self) for an example.
-    pub fn verdict(&self) -> Verdict {
-        let mut verdict = if self.wal_damaged { Verdict::Damaged } else { Verdict::Valid };
+    pub fn verdict(&self) -> AuditVerdict {
+        let mut verdict =
+            if self.wal_damaged { AuditVerdict::Damaged } else { AuditVerdict::Valid };
         for c in &self.checkpoints {
             let v = match (&c.signature, &c.tree) {
                 (SignatureStatus::Invalid { .. } | SignatureStatus::Malformed(_), _) => {
-                    Verdict::Tampered
+                    AuditVerdict::Tampered
                 }
                 (SignatureStatus::Unverifiable(_), _) | (_, TreeStatus::OtherLog { .. }) => {
-                    Verdict::Unverifiable
+                    AuditVerdict::Unverifiable
                 }
-                (_, TreeStatus::RootMismatch { .. } | TreeStatus::Unparsed) => Verdict::Tampered,
-                (_, TreeStatus::Behind { .. }) => Verdict::Behind,
-                _ => Verdict::Valid,
+                (_, TreeStatus::RootMismatch { .. } | TreeStatus::Unparsed) => {
+                    AuditVerdict::Tampered
+                }
+                (_, TreeStatus::Behind { .. }) => AuditVerdict::Behind,
+                _ => AuditVerdict::Valid,
             };
             verdict = verdict.min(v);
         }
         for c in &self.consistency {
             if matches!(c.status, ConsistencyStatus::Fork | ConsistencyStatus::Inconsistent(_)) {
-                verdict = verdict.min(Verdict::Tampered);
+                verdict = verdict.min(AuditVerdict::Tampered);
             }
         }
         verdict
@@ -633,16 +636,16 @@ impl ConsistencyProof {
     }
 }
 
-impl fmt::Display for Verdict {
+impl fmt::Display for AuditVerdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Verdict::Tampered => "TAMPERED",
-            Verdict::Behind => "BEHIND A CHECKPOINT (truncated or rolled back)",
-            Verdict::Damaged => "DAMAGED",
-            Verdict::Unverifiable => {
+            AuditVerdict::Tampered => "TAMPERED",
+            AuditVerdict::Behind => "BEHIND A CHECKPOINT (truncated or rolled back)",
+            AuditVerdict::Damaged => "DAMAGED",
+            AuditVerdict::Unverifiable => {
                 "UNVERIFIABLE (checkpoints signed by unknown keys, or of another log)"
             }
-            Verdict::Valid => "valid",
+            AuditVerdict::Valid => "valid",
         })
     }
 }

@@ -54,11 +54,11 @@ use base64::Engine as _;
 use super::merkle::Hash;
 use super::note::{self, NoteError, NoteKey, SignError, Signer, Verifier};
 
-/// The longest origin line accepted, in bytes. See [`BodyError`] for an example.
+/// The longest origin line accepted, in bytes. See [`CheckpointTextError`] for an example.
 pub const ORIGIN_LEN_MAX: usize = 1024;
-/// The longest extension line accepted, in bytes. See [`BodyError`] for an example.
+/// The longest extension line accepted, in bytes. See [`CheckpointTextError`] for an example.
 pub const EXTENSION_LEN_MAX: usize = 1024;
-/// The most extension lines accepted. See [`BodyError`] for an example.
+/// The most extension lines accepted. See [`CheckpointTextError`] for an example.
 pub const EXTENSIONS_MAX: usize = 64;
 
 /// The origin sinks used by default earlier, `mtlog-audit/<log id, 32 hex digits>`. Today's
@@ -82,7 +82,7 @@ pub fn legacy_origin(log_id: u128) -> String {
 /// # Examples
 ///
 /// ```
-/// use mtlog_audit::integrity::checkpoint::{BodyError, Checkpoint};
+/// use mtlog_audit::integrity::checkpoint::{CheckpointTextError, Checkpoint};
 /// use mtlog_audit::integrity::merkle::EMPTY_ROOT;
 ///
 /// let checkpoint = Checkpoint::new("example.com/audit", 0, EMPTY_ROOT)?
@@ -96,7 +96,7 @@ pub fn legacy_origin(log_id: u128) -> String {
 /// assert!(body.starts_with(&format!("example.com/audit\n0\n{empty_root_base64}\n")));
 /// assert_eq!(Checkpoint::parse_body(&body)?, checkpoint);
 /// assert!(Checkpoint::new("two\nlines", 0, EMPTY_ROOT).is_err());
-/// # Ok::<(), BodyError>(())
+/// # Ok::<(), CheckpointTextError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Checkpoint {
@@ -110,9 +110,13 @@ impl Checkpoint {
     /// A checkpoint without extension lines. See [`Checkpoint`] for an example.
     ///
     /// # Errors
-    /// [`BodyError`] (on line 1) if `origin` is empty, longer than [`ORIGIN_LEN_MAX`] or holds
+    /// [`CheckpointTextError`] (on line 1) if `origin` is empty, longer than [`ORIGIN_LEN_MAX`] or holds
     /// a control character (a newline included).
-    pub fn new(origin: impl Into<String>, size: u64, root: Hash) -> Result<Checkpoint, BodyError> {
+    pub fn new(
+        origin: impl Into<String>,
+        size: u64,
+        root: Hash,
+    ) -> Result<Checkpoint, CheckpointTextError> {
         let origin = origin.into();
         check_line(LINE_ORIGIN, &origin, ORIGIN_LEN_MAX)?;
         Ok(Checkpoint { origin, size, root, extensions: Vec::new() })
@@ -122,9 +126,12 @@ impl Checkpoint {
     /// [`Checkpoint`] for an example.
     ///
     /// # Errors
-    /// [`BodyError`] naming the first invalid line: empty, too long, holding a control character,
+    /// [`CheckpointTextError`] naming the first invalid line: empty, too long, holding a control character,
     /// or past [`EXTENSIONS_MAX`].
-    pub fn with_extensions(mut self, extensions: Vec<String>) -> Result<Checkpoint, BodyError> {
+    pub fn with_extensions(
+        mut self,
+        extensions: Vec<String>,
+    ) -> Result<Checkpoint, CheckpointTextError> {
         check_extension_count(extensions.len())?;
         for (i, line) in extensions.iter().enumerate() {
             check_line(LINE_EXTENSIONS + i, line, EXTENSION_LEN_MAX)?;
@@ -170,23 +177,23 @@ impl Checkpoint {
     /// example.
     ///
     /// # Errors
-    /// A [`BodyError`] saying what is wrong and on which line: the text is too large, does
+    /// A [`CheckpointTextError`] saying what is wrong and on which line: the text is too large, does
     /// not end in a newline, lacks a line, or holds an invalid origin, size, root or extension
     /// line.
-    pub fn parse_body(text: &str) -> Result<Checkpoint, BodyError> {
+    pub fn parse_body(text: &str) -> Result<Checkpoint, CheckpointTextError> {
         if text.len() > BODY_LEN_MAX {
-            return Err(BodyError::TooLarge { len: text.len(), max: BODY_LEN_MAX });
+            return Err(CheckpointTextError::TooLarge { len: text.len(), max: BODY_LEN_MAX });
         }
         if !text.ends_with('\n') {
             let line = text.bytes().filter(|&b| b == b'\n').count() + 1;
-            return Err(BodyError::Unterminated { line });
+            return Err(CheckpointTextError::Unterminated { line });
         }
         let mut lines = text.split_terminator('\n');
-        let origin = lines.next().ok_or(BodyError::MissingLine { line: LINE_ORIGIN })?;
+        let origin = lines.next().ok_or(CheckpointTextError::MissingLine { line: LINE_ORIGIN })?;
         check_line(LINE_ORIGIN, origin, ORIGIN_LEN_MAX)?;
-        let size = lines.next().ok_or(BodyError::MissingLine { line: LINE_SIZE })?;
+        let size = lines.next().ok_or(CheckpointTextError::MissingLine { line: LINE_SIZE })?;
         let size = parse_size(size)?;
-        let root = lines.next().ok_or(BodyError::MissingLine { line: LINE_ROOT })?;
+        let root = lines.next().ok_or(CheckpointTextError::MissingLine { line: LINE_ROOT })?;
         let root = parse_root(root)?;
         let extensions: Vec<String> = lines.map(str::to_owned).collect();
         Checkpoint { origin: origin.to_owned(), size, root, extensions: Vec::new() }
@@ -231,19 +238,19 @@ impl Checkpoint {
 ///
 /// ```
 /// use mtlog_audit::integrity::checkpoint::{
-///     BodyError, Checkpoint, RootDefect, SizeDefect, EXTENSIONS_MAX, EXTENSION_LEN_MAX,
+///     CheckpointTextError, Checkpoint, RootDefect, SizeDefect, EXTENSIONS_MAX, EXTENSION_LEN_MAX,
 ///     ORIGIN_LEN_MAX,
 /// };
 ///
 /// let root = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="; // base64 of 32 zero bytes
 /// let body = format!("example.com/audit\n007\n{root}\n");
 /// let err = Checkpoint::parse_body(&body).unwrap_err();
-/// assert_eq!(err, BodyError::InvalidTreeSize { line: 2, defect: SizeDefect::LeadingZero });
+/// assert_eq!(err, CheckpointTextError::InvalidTreeSize { line: 2, defect: SizeDefect::LeadingZero });
 /// assert_eq!(err.to_string(), "checkpoint line 2: invalid tree size: leading zero");
 ///
 /// let err = Checkpoint::parse_body("example.com/audit\n7\nAAAA\n").unwrap_err();
 /// let defect = RootDefect::Length { found: 3 };
-/// assert_eq!(err, BodyError::InvalidRootHash { line: 3, defect });
+/// assert_eq!(err, CheckpointTextError::InvalidRootHash { line: 3, defect });
 /// assert_eq!(err.to_string(), "checkpoint line 3: invalid root hash: 3 bytes, expected 32");
 ///
 /// let err = Checkpoint::parse_body("example.com/audit\n7\n").unwrap_err();
@@ -252,17 +259,17 @@ impl Checkpoint {
 /// // The same limits hold when building one.
 /// let long = "a".repeat(ORIGIN_LEN_MAX + 1);
 /// let err = Checkpoint::new(long, 7, [0; 32]).unwrap_err();
-/// assert_eq!(err, BodyError::LineTooLong { line: 1, len: 1025, max: 1024 });
+/// assert_eq!(err, CheckpointTextError::LineTooLong { line: 1, len: 1025, max: 1024 });
 /// let checkpoint = Checkpoint::new("example.com/audit", 7, [0; 32])?;
 /// let err = checkpoint.clone().with_extensions(vec!["x".repeat(EXTENSION_LEN_MAX + 1)]);
-/// assert!(matches!(err, Err(BodyError::LineTooLong { line: 4, .. })));
+/// assert!(matches!(err, Err(CheckpointTextError::LineTooLong { line: 4, .. })));
 /// let err = checkpoint.with_extensions(vec!["x".into(); EXTENSIONS_MAX + 1]);
-/// assert_eq!(err, Err(BodyError::TooManyExtensions { count: 65, max: 64 }));
-/// # Ok::<(), BodyError>(())
+/// assert_eq!(err, Err(CheckpointTextError::TooManyExtensions { count: 65, max: 64 }));
+/// # Ok::<(), CheckpointTextError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum BodyError {
+pub enum CheckpointTextError {
     /// The body is larger than any valid checkpoint body.
     TooLarge {
         /// Its length in bytes.
@@ -324,7 +331,7 @@ pub enum BodyError {
     },
 }
 
-/// What is wrong with a tree size line. See [`BodyError`] for an example.
+/// What is wrong with a tree size line. See [`CheckpointTextError`] for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SizeDefect {
     /// The line is empty.
@@ -337,7 +344,7 @@ pub enum SizeDefect {
     Overflow,
 }
 
-/// What is wrong with a root hash line. See [`BodyError`] for an example.
+/// What is wrong with a root hash line. See [`CheckpointTextError`] for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RootDefect {
     /// Not standard padded base64.
@@ -349,36 +356,36 @@ pub enum RootDefect {
     },
 }
 
-impl fmt::Display for BodyError {
+impl fmt::Display for CheckpointTextError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BodyError::TooLarge { len, max } => {
+            CheckpointTextError::TooLarge { len, max } => {
                 write!(f, "checkpoint body is {len} bytes, larger than the maximum {max}")
             }
-            BodyError::Unterminated { line } => {
+            CheckpointTextError::Unterminated { line } => {
                 write!(f, "checkpoint line {line}: missing final newline")
             }
-            BodyError::MissingLine { line } => {
+            CheckpointTextError::MissingLine { line } => {
                 write!(f, "checkpoint line {line}: missing (expected the {})", line_name(*line))
             }
-            BodyError::EmptyLine { line } => {
+            CheckpointTextError::EmptyLine { line } => {
                 write!(f, "checkpoint line {line}: the {} is empty", line_name(*line))
             }
-            BodyError::LineTooLong { line, len, max } => write!(
+            CheckpointTextError::LineTooLong { line, len, max } => write!(
                 f,
                 "checkpoint line {line}: the {} is {len} bytes, longer than the maximum {max}",
                 line_name(*line)
             ),
-            BodyError::ControlCharacter { line, byte } => {
+            CheckpointTextError::ControlCharacter { line, byte } => {
                 write!(f, "checkpoint line {line}: control character {byte:#04x}")
             }
-            BodyError::InvalidTreeSize { line, defect } => {
+            CheckpointTextError::InvalidTreeSize { line, defect } => {
                 write!(f, "checkpoint line {line}: invalid tree size: {defect}")
             }
-            BodyError::InvalidRootHash { line, defect } => {
+            CheckpointTextError::InvalidRootHash { line, defect } => {
                 write!(f, "checkpoint line {line}: invalid root hash: {defect}")
             }
-            BodyError::TooManyExtensions { count, max } => {
+            CheckpointTextError::TooManyExtensions { count, max } => {
                 write!(f, "checkpoint has {count} extension lines, more than the maximum {max}")
             }
         }
@@ -405,14 +412,14 @@ impl fmt::Display for RootDefect {
     }
 }
 
-impl std::error::Error for BodyError {}
+impl std::error::Error for CheckpointTextError {}
 
 /// Why a signed checkpoint was not accepted.
 ///
 /// # Examples
 ///
 /// ```
-/// use mtlog_audit::integrity::checkpoint::{BodyError, Checkpoint, OpenError};
+/// use mtlog_audit::integrity::checkpoint::{CheckpointTextError, Checkpoint, OpenError};
 /// use mtlog_audit::integrity::note::{self, NoteError, Signer};
 ///
 /// let ours = Signer::from_seed("example.com/audit", [1; 32])?; // use io::Entropy
@@ -427,7 +434,7 @@ impl std::error::Error for BodyError {}
 /// // Validly signed, but not a checkpoint.
 /// let hello = note::sign("hello\n", &[&ours])?;
 /// let err = Checkpoint::open_note(hello.as_bytes(), &[ours.verifier()]).unwrap_err();
-/// assert_eq!(err, OpenError::Body(BodyError::MissingLine { line: 2 }));
+/// assert_eq!(err, OpenError::Body(CheckpointTextError::MissingLine { line: 2 }));
 /// assert_eq!(
 ///     err.to_string(),
 ///     concat!(
@@ -443,7 +450,7 @@ pub enum OpenError {
     /// The note is malformed, altered, or signed by no known key.
     Note(NoteError),
     /// A known key signed a text that is not a valid checkpoint.
-    Body(BodyError),
+    Body(CheckpointTextError),
 }
 
 impl From<NoteError> for OpenError {
@@ -452,8 +459,8 @@ impl From<NoteError> for OpenError {
     }
 }
 
-impl From<BodyError> for OpenError {
-    fn from(e: BodyError) -> OpenError {
+impl From<CheckpointTextError> for OpenError {
+    fn from(e: CheckpointTextError) -> OpenError {
         OpenError::Body(e)
     }
 }
@@ -481,28 +488,28 @@ impl std::error::Error for OpenError {
 // ---------------------------------------------------------------------------------------------
 
 /// Checks an origin or extension line: non-empty, bounded, no control character.
-fn check_line(line: usize, text: &str, max: usize) -> Result<(), BodyError> {
+fn check_line(line: usize, text: &str, max: usize) -> Result<(), CheckpointTextError> {
     if text.is_empty() {
-        return Err(BodyError::EmptyLine { line });
+        return Err(CheckpointTextError::EmptyLine { line });
     }
     if text.len() > max {
-        return Err(BodyError::LineTooLong { line, len: text.len(), max });
+        return Err(CheckpointTextError::LineTooLong { line, len: text.len(), max });
     }
     if let Some(byte) = text.bytes().find(|&b| b < 0x20) {
-        return Err(BodyError::ControlCharacter { line, byte });
+        return Err(CheckpointTextError::ControlCharacter { line, byte });
     }
     Ok(())
 }
 
-fn check_extension_count(count: usize) -> Result<(), BodyError> {
+fn check_extension_count(count: usize) -> Result<(), CheckpointTextError> {
     if count > EXTENSIONS_MAX {
-        return Err(BodyError::TooManyExtensions { count, max: EXTENSIONS_MAX });
+        return Err(CheckpointTextError::TooManyExtensions { count, max: EXTENSIONS_MAX });
     }
     Ok(())
 }
 
-fn parse_size(text: &str) -> Result<u64, BodyError> {
-    let invalid = |defect| BodyError::InvalidTreeSize { line: LINE_SIZE, defect };
+fn parse_size(text: &str) -> Result<u64, CheckpointTextError> {
+    let invalid = |defect| CheckpointTextError::InvalidTreeSize { line: LINE_SIZE, defect };
     if text.is_empty() {
         return Err(invalid(SizeDefect::Empty));
     }
@@ -516,9 +523,9 @@ fn parse_size(text: &str) -> Result<u64, BodyError> {
     text.parse::<u64>().map_err(|_| invalid(SizeDefect::Overflow))
 }
 
-fn parse_root(text: &str) -> Result<Hash, BodyError> {
+fn parse_root(text: &str) -> Result<Hash, CheckpointTextError> {
     // The body bound keeps the line short enough to decode before checking its length.
-    let invalid = |defect| BodyError::InvalidRootHash { line: LINE_ROOT, defect };
+    let invalid = |defect| CheckpointTextError::InvalidRootHash { line: LINE_ROOT, defect };
     let bytes = BASE64.decode(text).map_err(|_| invalid(RootDefect::Base64))?;
     let found = bytes.len();
     bytes.try_into().map_err(|_| invalid(RootDefect::Length { found }))
@@ -605,18 +612,21 @@ mod tests {
     #[test]
     fn malformed_bodies_name_the_defect_and_line() {
         let root = "TszzRgjTG6xce+z2AG31kAXYKBgQVtCSCE40HmuwBb0=";
-        let size = |defect| BodyError::InvalidTreeSize { line: 2, defect };
-        let bad_root = |defect| BodyError::InvalidRootHash { line: 3, defect };
+        let size = |defect| CheckpointTextError::InvalidTreeSize { line: 2, defect };
+        let bad_root = |defect| CheckpointTextError::InvalidRootHash { line: 3, defect };
         let cases = [
-            ("".to_string(), BodyError::Unterminated { line: 1 }),
-            (GO_BODY.trim_end().to_string(), BodyError::Unterminated { line: 3 }),
-            (format!("{GO_BODY}JOE"), BodyError::Unterminated { line: 4 }),
-            ("o\n".to_string(), BodyError::MissingLine { line: 2 }),
-            ("o\n1\n".to_string(), BodyError::MissingLine { line: 3 }),
-            (format!("\n1\n{root}\n"), BodyError::EmptyLine { line: 1 }),
-            (format!("o\n1\n{root}\n\n"), BodyError::EmptyLine { line: 4 }),
-            (format!("o\n1\n{root}\nx\n\n"), BodyError::EmptyLine { line: 5 }),
-            (format!("o\t\n1\n{root}\n"), BodyError::ControlCharacter { line: 1, byte: 9 }),
+            ("".to_string(), CheckpointTextError::Unterminated { line: 1 }),
+            (GO_BODY.trim_end().to_string(), CheckpointTextError::Unterminated { line: 3 }),
+            (format!("{GO_BODY}JOE"), CheckpointTextError::Unterminated { line: 4 }),
+            ("o\n".to_string(), CheckpointTextError::MissingLine { line: 2 }),
+            ("o\n1\n".to_string(), CheckpointTextError::MissingLine { line: 3 }),
+            (format!("\n1\n{root}\n"), CheckpointTextError::EmptyLine { line: 1 }),
+            (format!("o\n1\n{root}\n\n"), CheckpointTextError::EmptyLine { line: 4 }),
+            (format!("o\n1\n{root}\nx\n\n"), CheckpointTextError::EmptyLine { line: 5 }),
+            (
+                format!("o\t\n1\n{root}\n"),
+                CheckpointTextError::ControlCharacter { line: 1, byte: 9 },
+            ),
             (format!("o\n\n{root}\n"), size(SizeDefect::Empty)),
             (format!("o\n0xabcdef\n{root}\n"), size(SizeDefect::NotDecimal)),
             (format!("o\n+5\n{root}\n"), size(SizeDefect::NotDecimal)),
@@ -640,20 +650,20 @@ mod tests {
         assert_eq!(Checkpoint::parse_body(&max).unwrap().size(), u64::MAX);
         let many = format!("o\n1\n{root}\n{}", "e\n".repeat(EXTENSIONS_MAX + 1));
         let err = Checkpoint::parse_body(&many).unwrap_err();
-        assert_eq!(err, BodyError::TooManyExtensions { count: 65, max: 64 });
+        assert_eq!(err, CheckpointTextError::TooManyExtensions { count: 65, max: 64 });
         let long = format!("{}\n1\n{root}\n", "o".repeat(ORIGIN_LEN_MAX + 1));
         let err = Checkpoint::parse_body(&long).unwrap_err();
-        assert_eq!(err, BodyError::LineTooLong { line: 1, len: 1025, max: 1024 });
+        assert_eq!(err, CheckpointTextError::LineTooLong { line: 1, len: 1025, max: 1024 });
     }
 
     #[test]
     fn invalid_checkpoints_cannot_be_built() {
         let root = merkle::EMPTY_ROOT;
-        assert_eq!(Checkpoint::new("", 0, root), Err(BodyError::EmptyLine { line: 1 }));
+        assert_eq!(Checkpoint::new("", 0, root), Err(CheckpointTextError::EmptyLine { line: 1 }));
         let err = Checkpoint::new("a\nb", 0, root).unwrap_err();
-        assert_eq!(err, BodyError::ControlCharacter { line: 1, byte: b'\n' });
+        assert_eq!(err, CheckpointTextError::ControlCharacter { line: 1, byte: b'\n' });
         let err = example().with_extensions(vec!["ok".into(), String::new()]).unwrap_err();
-        assert_eq!(err, BodyError::EmptyLine { line: 5 });
+        assert_eq!(err, CheckpointTextError::EmptyLine { line: 5 });
     }
 
     #[test]
@@ -696,7 +706,7 @@ mod tests {
         let key = signer("k", 1);
         let note = note::sign("hello\n", &[&key]).unwrap();
         let err = Checkpoint::open_note(note.as_bytes(), &[key.verifier()]).unwrap_err();
-        assert_eq!(err, OpenError::Body(BodyError::MissingLine { line: 2 }));
+        assert_eq!(err, OpenError::Body(CheckpointTextError::MissingLine { line: 2 }));
         assert!(err.to_string().starts_with("validly signed note is not a checkpoint"), "{err}");
     }
 

@@ -201,8 +201,8 @@ impl Frontier {
     /// reading one hash per set bit of `tree_size`. See the [module docs](self) for an example.
     ///
     /// # Errors
-    /// [`ProveError::MissingSubtree`] if the source lacks a subtree the frontier needs.
-    pub fn from_source(tree_size: u64, source: &dyn HashSource) -> Result<Frontier, ProveError> {
+    /// [`ProofError::MissingSubtree`] if the source lacks a subtree the frontier needs.
+    pub fn from_source(tree_size: u64, source: &dyn HashSource) -> Result<Frontier, ProofError> {
         let hashes = complete_subtrees(source, 0, tree_size)?;
         Ok(Frontier { size: tree_size, hashes })
     }
@@ -500,10 +500,10 @@ impl StoredTree {
     /// [module docs](self) for an example.
     ///
     /// # Errors
-    /// [`ProveError::SizesOutOfOrder`] if `tree_size` exceeds [`size`](StoredTree::size).
-    pub fn root_at(&self, tree_size: u64) -> Result<Hash, ProveError> {
+    /// [`ProofError::SizesOutOfOrder`] if `tree_size` exceeds [`size`](StoredTree::size).
+    pub fn root_at(&self, tree_size: u64) -> Result<Hash, ProofError> {
         if tree_size > self.size {
-            return Err(ProveError::SizesOutOfOrder { old_size: tree_size, new_size: self.size });
+            return Err(ProofError::SizesOutOfOrder { old_size: tree_size, new_size: self.size });
         }
         tree_root(tree_size, self)
     }
@@ -530,8 +530,8 @@ impl HashSource for StoredTree {
 /// See [`HashSource`] for an example.
 ///
 /// # Errors
-/// [`ProveError::MissingSubtree`] if the source lacks a subtree it needs.
-pub fn tree_root(tree_size: u64, source: &dyn HashSource) -> Result<Hash, ProveError> {
+/// [`ProofError::MissingSubtree`] if the source lacks a subtree it needs.
+pub fn tree_root(tree_size: u64, source: &dyn HashSource) -> Result<Hash, ProofError> {
     Ok(fold_right(&complete_subtrees(source, 0, tree_size)?))
 }
 
@@ -544,7 +544,7 @@ pub fn tree_root(tree_size: u64, source: &dyn HashSource) -> Result<Hash, ProveE
 /// [module docs](self) for an example.
 ///
 /// # Errors
-/// [`ProveError::IndexOutOfRange`] if `index >= tree_size`; [`ProveError::MissingSubtree`] if
+/// [`ProofError::IndexOutOfRange`] if `index >= tree_size`; [`ProofError::MissingSubtree`] if
 /// the source lacks a subtree the proof needs.
 ///
 /// # Panics
@@ -553,9 +553,9 @@ pub fn inclusion_proof(
     index: u64,
     tree_size: u64,
     source: &dyn HashSource,
-) -> Result<Vec<Hash>, ProveError> {
+) -> Result<Vec<Hash>, ProofError> {
     if index >= tree_size {
-        return Err(ProveError::IndexOutOfRange { index, tree_size });
+        return Err(ProofError::IndexOutOfRange { index, tree_size });
     }
     // Walk down from the root, collecting the sibling of each subtree holding the leaf. Only the
     // first right sibling can be incomplete, so this reads O(log n) hashes in all.
@@ -581,7 +581,7 @@ pub fn inclusion_proof(
 /// Reads O(log n) subtree hashes. See the [module docs](self) for an example.
 ///
 /// # Errors
-/// [`ProveError::SizesOutOfOrder`] if `old_size > new_size`; [`ProveError::MissingSubtree`] if
+/// [`ProofError::SizesOutOfOrder`] if `old_size > new_size`; [`ProofError::MissingSubtree`] if
 /// the source lacks a subtree the proof needs.
 ///
 /// # Panics
@@ -590,9 +590,9 @@ pub fn consistency_proof(
     old_size: u64,
     new_size: u64,
     source: &dyn HashSource,
-) -> Result<Vec<Hash>, ProveError> {
+) -> Result<Vec<Hash>, ProofError> {
     if old_size > new_size {
-        return Err(ProveError::SizesOutOfOrder { old_size, new_size });
+        return Err(ProofError::SizesOutOfOrder { old_size, new_size });
     }
     if old_size == 0 || old_size == new_size {
         return Ok(Vec::new());
@@ -625,72 +625,6 @@ pub fn consistency_proof(
     assert_eq!(proof.len(), consistency_proof_len(old_size, new_size));
     Ok(proof)
 }
-
-/// Why a proof could not be produced.
-///
-/// # Examples
-///
-/// ```
-/// use mtlog_audit::integrity::merkle::{self, ProveError, StoredTree};
-///
-/// let tree = StoredTree::from_leaf_hashes((0..4u8).map(|i| merkle::leaf_hash(&[i])));
-/// let err = merkle::inclusion_proof(4, 4, &tree).unwrap_err();
-/// assert_eq!(err, ProveError::IndexOutOfRange { index: 4, tree_size: 4 });
-/// assert_eq!(err.to_string(), "leaf index 4 is outside a tree of 4 leaves");
-/// let err = tree.root_at(5).unwrap_err();
-/// assert_eq!(err, ProveError::SizesOutOfOrder { old_size: 5, new_size: 4 });
-///
-/// // A store that is behind the tree size asked for.
-/// let err = merkle::tree_root(4, &StoredTree::new()).unwrap_err();
-/// assert_eq!(err, ProveError::MissingSubtree { level: 2, index: 0 });
-/// assert!(err.to_string().ends_with("is missing: rebuild the subtree store from the log"));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ProveError {
-    /// The leaf is not inside the tree.
-    IndexOutOfRange {
-        /// The leaf index asked for.
-        index: u64,
-        /// The tree size asked for.
-        tree_size: u64,
-    },
-    /// The old tree is larger than the new one (or than the stored tree).
-    SizesOutOfOrder {
-        /// The old tree size asked for (or the size asked of [`StoredTree::root_at`]).
-        old_size: u64,
-        /// The new tree size asked for (or the stored tree's size).
-        new_size: u64,
-    },
-    /// The hash source lacks a complete subtree the proof needs: the store is behind the tree
-    /// size asked for, or damaged. Rebuild it from the leaves.
-    MissingSubtree {
-        /// The subtree's level (0 = leaves).
-        level: u8,
-        /// The subtree's index within its level.
-        index: u64,
-    },
-}
-
-impl fmt::Display for ProveError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ProveError::IndexOutOfRange { index, tree_size } => {
-                write!(f, "leaf index {index} is outside a tree of {tree_size} leaves")
-            }
-            ProveError::SizesOutOfOrder { old_size, new_size } => {
-                write!(f, "tree size {old_size} is larger than tree size {new_size}")
-            }
-            ProveError::MissingSubtree { level, index } => write!(
-                f,
-                "stored merkle subtree (level {level}, index {index}) is missing: rebuild the \
-                 subtree store from the log"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ProveError {}
 
 // ---------------------------------------------------------------------------------------------
 // Verification (public data only)
@@ -798,7 +732,8 @@ pub fn verify_consistency(
     Ok(())
 }
 
-/// Why a proof did not verify.
+/// Why a proof could not be produced, or did not verify (one type for both: producing and
+/// checking fail on the same sizes and indexes).
 ///
 /// # Examples
 ///
@@ -838,6 +773,14 @@ pub enum ProofError {
         old_size: u64,
         /// The new tree size given.
         new_size: u64,
+    },
+    /// Producing a proof: the hash source lacks a complete subtree it needs (the store is
+    /// behind the tree size asked for, or damaged). Rebuild it from the leaves.
+    MissingSubtree {
+        /// The subtree's level (0 = leaves).
+        level: u8,
+        /// The subtree's index within its level.
+        index: u64,
     },
     /// The proof has the wrong number of hashes for these sizes (hashes added or removed).
     WrongProofLength {
@@ -880,6 +823,11 @@ impl fmt::Display for ProofError {
             ProofError::SizesOutOfOrder { old_size, new_size } => {
                 write!(f, "old tree size {old_size} exceeds new tree size {new_size}")
             }
+            ProofError::MissingSubtree { level, index } => write!(
+                f,
+                "stored merkle subtree (level {level}, index {index}) is missing: rebuild the \
+                 subtree store from the log"
+            ),
             ProofError::WrongProofLength { expected, found } => {
                 write!(f, "proof has {found} hashes, these tree sizes need {expected}")
             }
@@ -1005,7 +953,7 @@ fn split(n: u64) -> u64 {
 
 /// The hash of leaves `[lo, hi)`, a subtree range of the RFC 6962 recursion, from the complete
 /// subtrees that tile it.
-fn range_hash(source: &dyn HashSource, lo: u64, hi: u64) -> Result<Hash, ProveError> {
+fn range_hash(source: &dyn HashSource, lo: u64, hi: u64) -> Result<Hash, ProofError> {
     assert!(lo < hi);
     Ok(fold_right(&complete_subtrees(source, lo, hi)?))
 }
@@ -1013,7 +961,7 @@ fn range_hash(source: &dyn HashSource, lo: u64, hi: u64) -> Result<Hash, ProveEr
 /// The complete subtrees tiling leaves `[lo, hi)`, largest first: one per set bit of `hi - lo`.
 /// `lo` must be aligned to the largest of them, which holds for `lo == 0` and for every range
 /// of the RFC 6962 recursion.
-fn complete_subtrees(source: &dyn HashSource, lo: u64, hi: u64) -> Result<Vec<Hash>, ProveError> {
+fn complete_subtrees(source: &dyn HashSource, lo: u64, hi: u64) -> Result<Vec<Hash>, ProofError> {
     assert!(lo <= hi);
     let n = hi - lo;
     let mut hashes = Vec::with_capacity(n.count_ones() as usize);
@@ -1026,7 +974,7 @@ fn complete_subtrees(source: &dyn HashSource, lo: u64, hi: u64) -> Result<Vec<Ha
         assert!(start.is_multiple_of(width), "subtree at {start} not aligned to {width}");
         let index = start >> level;
         let hash =
-            source.subtree(level, index).ok_or(ProveError::MissingSubtree { level, index })?;
+            source.subtree(level, index).ok_or(ProofError::MissingSubtree { level, index })?;
         hashes.push(hash);
         start += width;
     }
@@ -1440,16 +1388,16 @@ mod tests {
     fn proofs_for_sizes_the_store_lacks_name_the_missing_subtree() {
         let tree = reference_tree();
         let err = inclusion_proof(0, 9, &tree).unwrap_err();
-        assert_eq!(err, ProveError::MissingSubtree { level: 0, index: 8 });
+        assert_eq!(err, ProofError::MissingSubtree { level: 0, index: 8 });
         let err = consistency_proof(3, 16, &tree).unwrap_err();
-        assert!(matches!(err, ProveError::MissingSubtree { .. }), "{err}");
+        assert!(matches!(err, ProofError::MissingSubtree { .. }), "{err}");
         assert_eq!(
             inclusion_proof(8, 8, &tree).unwrap_err(),
-            ProveError::IndexOutOfRange { index: 8, tree_size: 8 }
+            ProofError::IndexOutOfRange { index: 8, tree_size: 8 }
         );
         assert_eq!(
             consistency_proof(5, 4, &tree).unwrap_err(),
-            ProveError::SizesOutOfOrder { old_size: 5, new_size: 4 }
+            ProofError::SizesOutOfOrder { old_size: 5, new_size: 4 }
         );
         assert!(tree.root_at(9).is_err());
     }
@@ -1511,7 +1459,7 @@ mod tests {
         }
         assert_eq!(tree.frontier(), frontier);
         let err = Frontier::from_source(78, &tree).unwrap_err();
-        assert!(matches!(err, ProveError::MissingSubtree { .. }), "{err}");
+        assert!(matches!(err, ProofError::MissingSubtree { .. }), "{err}");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! checks the log against them:
 //!
 //! ```
-//! use mtlog_audit::integrity::audit::Verdict;
+//! use mtlog_audit::integrity::audit::AuditVerdict;
 //! use mtlog_audit::integrity::note::Signer;
 //! use mtlog_audit::{Level, Options, Reader, Sink};
 //!
@@ -22,7 +22,7 @@
 //! sink.close()?; // signs a last checkpoint
 //!
 //! let report = Reader::open(dir)?.audit(&[signer.verifier()], Vec::new())?;
-//! assert_eq!(report.verdict(), Verdict::Valid);
+//! assert_eq!(report.verdict(), AuditVerdict::Valid);
 //! let newest = report.checkpoints.last().and_then(|c| c.checkpoint.as_ref());
 //! assert_eq!(newest.map(|c| c.size()), Some(3));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
