@@ -90,12 +90,13 @@ pub enum Error {
     /// Damage at or below the durable watermark: acknowledged data may be affected. Never
     /// truncated; see `docs/recovery.md`.
     Corruption(Corruption),
-    /// A record body that does not decode (for example an event written by a newer version).
+    /// An event body that does not encode (`emit`: seq 0, nothing stored), or a record body
+    /// that does not decode (for example an event written by a newer version).
     Body {
-        /// The record's seq.
+        /// The record's seq (0 when encoding an event not yet stored).
         seq: u64,
-        /// Why it does not decode.
-        reason: String,
+        /// Why, as the body codec says it.
+        source: crate::event::BodyError,
     },
     /// A single event too large for one record.
     RecordTooLarge {
@@ -389,7 +390,7 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::Corruption(c) => write!(f, "{c}"),
-            Error::Body { seq, reason } => write!(f, "record seq {seq}: {reason}"),
+            Error::Body { seq, source } => write!(f, "record seq {seq}: {source}"),
             Error::RecordTooLarge { len, max } => {
                 write!(f, "event body of {len} bytes exceeds the record limit of {max} bytes")
             }
@@ -489,7 +490,14 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Body { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
 impl std::error::Error for ConfigError {}
 impl std::error::Error for Corruption {}
 

@@ -44,7 +44,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use crate::error::{Corruption, DamageKind, Error};
-use crate::event::Event;
+use crate::event::{BodyError, Event};
 use crate::integrity::audit::{
     self, AuditReport, CheckpointInput, ConsistencyProof, InclusionProof,
 };
@@ -1324,12 +1324,13 @@ impl<'a, D: Disk> Replay<'a, D> {
         let leaf = chain::leaf_hash(h.log_id, h.seq, h.timestamp_nanos, h.flags, encoding, body);
         let chain_hash = chain::link(&h.prev_hash, &leaf);
         let event = match h.encoding {
-            BodyEncoding::Postcard => Event::decode_body(body)
-                .map_err(|e| Error::Body { seq: h.seq, reason: e.to_string() })?,
+            BodyEncoding::Postcard => {
+                Event::decode_body(body).map_err(|source| Error::Body { seq: h.seq, source })?
+            }
             other => {
                 return Err(Error::Body {
                     seq: h.seq,
-                    reason: format!("body encoding {other:?} is not readable by this version"),
+                    source: BodyError::UnreadableEncoding { found: encoding_byte(other) },
                 })
             }
         };

@@ -573,9 +573,7 @@ impl<D: Disk, C: Clock, E: Entropy> Sink<D, C, E> {
         let result = ENCODE_BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
             buf.clear();
-            event
-                .encode_body(&mut buf)
-                .map_err(|e| Error::Body { seq: 0, reason: e.to_string() })?;
+            event.encode_body(&mut buf).map_err(|source| Error::Body { seq: 0, source })?;
             if buf.len() > self.options.body_max_effective() {
                 return Err(Error::RecordTooLarge {
                     len: buf.len(),

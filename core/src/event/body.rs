@@ -69,6 +69,12 @@ pub enum BodyError {
         /// The version this build reads.
         supported: u8,
     },
+    /// Decoding: the record's body encoding (its header's `encoding` byte) is not one this
+    /// build reads, for example an encrypted envelope read without its key support.
+    UnreadableEncoding {
+        /// The encoding byte.
+        found: u8,
+    },
     /// Decoding: a value nests deeper than [`MAX_VALUE_DEPTH`].
     ValueTooDeep {
         /// Body offset where decoding stopped.
@@ -207,6 +213,9 @@ impl fmt::Display for BodyError {
             BodyError::Empty => f.write_str("empty, expected a version byte"),
             BodyError::UnsupportedVersion { found, supported } => {
                 write!(f, "format version {found}, this build reads version {supported}")
+            }
+            BodyError::UnreadableEncoding { found } => {
+                write!(f, "body encoding {found} is not readable by this version")
             }
             BodyError::ValueTooDeep { offset } => {
                 write!(f, "value nesting deeper than {MAX_VALUE_DEPTH} at byte {offset}")
