@@ -169,12 +169,10 @@ impl<D: Disk> Checkpointer<D> {
         dir: &Path,
         log_id: u128,
         head: Head,
+        signer: Signer,
         settings: CheckpointSettings,
         clock: Arc<dyn Clock>,
     ) -> Result<(Checkpointer<D>, MerkleOpenReport), Error> {
-        let Some(signer) = settings.signer.clone() else {
-            unreachable!("a checkpointer is only built with a signer")
-        };
         assert!(head.seq_next >= 1);
         let log_size = head.seq_next - 1;
         // Tmp files of checkpoint writes a crash interrupted: never checkpoints, ours to remove

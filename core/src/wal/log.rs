@@ -226,8 +226,10 @@ impl<D: Disk> Log<D> {
             open::recover(&disk, dir, config.segment_bytes, config.body_max, entropy)?;
         assert_eq!(start.log_id, report.log_id, "recovery names one log");
         assert_eq!(start.seq_next, report.seq_next, "recovery reports where appends continue");
-        let (checkpoints, merkle) = match options.checkpoints.signer.is_some() {
-            true => {
+        // A checkpointer exists only with a signer: it is handed over, so the checkpointer
+        // cannot be built without one.
+        let (checkpoints, merkle) = match options.checkpoints.signer.clone() {
+            Some(signer) => {
                 let head = checkpointer::Head {
                     seq_next: start.seq_next,
                     chain: start.chain,
@@ -238,12 +240,13 @@ impl<D: Disk> Log<D> {
                     dir,
                     report.log_id,
                     head,
+                    signer,
                     options.checkpoints.clone(),
                     clock,
                 )?;
                 (Some(Checkpoints(Arc::new(c))), Some(r))
             }
-            false => (None, None),
+            None => (None, None),
         };
         let preparer = Preparer {
             disk: disk.clone(),
