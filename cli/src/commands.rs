@@ -448,11 +448,12 @@ fn csv_writer<W: Write>(out: W) -> csv::Writer<W> {
     csv::Writer::from_writer(out)
 }
 
-/// One CSV row: the fields of [`CSV_HEADER`], in its order.
+/// One CSV row: the fields of [`CSV_HEADER`], in its order. `timestamp` is the event's own
+/// (CLEF `@t`), as in every other export format.
 fn csv_record(e: &StoredEvent) -> [String; 7] {
     [
         e.seq.to_string(),
-        format_rfc3339(e.timestamp_nanos),
+        format_rfc3339(e.event.timestamp_nanos),
         e.event.level.as_str().to_owned(),
         e.event.message.clone(),
         e.event.template.clone(),

@@ -149,7 +149,7 @@ impl Batch {
     fn append(&mut self, e: &StoredEvent, properties: &str) -> Result<(), ParquetError> {
         let exception = e.event.exception.as_deref();
         self.seq.append_value(e.seq);
-        self.timestamp.append_value(e.timestamp_nanos);
+        self.timestamp.append_value(e.event.timestamp_nanos); // the event's own, as CSV's
         self.level.append_value(e.event.level.as_str());
         self.message.append_value(&e.event.message);
         self.template.append_value(&e.event.template);

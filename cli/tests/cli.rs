@@ -293,7 +293,9 @@ fn parquet_export_holds_the_same_events_as_jsonl_with_and_without_a_filter() {
     assert_eq!(seqs, vec![4, 8, 12]);
     assert!(errors.iter().all(|r| r.level == "Error"));
     assert_eq!(errors[0].properties, serde_json::json!({ "PaymentId": "p-3", "UserId": 40 }));
-    assert_eq!(errors[0].timestamp_nanos, 1_795_000_000_003_000_000);
+    // The fixture's clock ticks 1 ms a reading, two readings an event (the event's own stamp,
+    // then the record's as it joins the queue): seq 4's own timestamp is the 7th reading.
+    assert_eq!(errors[0].timestamp_nanos, 1_795_000_000_006_000_000);
     // The text summary, as for the other formats.
     let file = tmp.path().join("text.parquet");
     let out =
