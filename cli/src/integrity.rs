@@ -417,8 +417,12 @@ pub fn prove(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `prove --seq N --tlog-proof`: the event's proof as a C2SP `tlog-proof@v1` on stdout.
-pub fn prove_tlog(reader: &Reader, seq: u64, checkpoint: Option<&Path>) -> Outcome {
+/// The checkpoint a proof or bundle is made against: `checkpoint`, else the log's latest; its
+/// path and text (read with a bound).
+fn checkpoint_to_prove_against(
+    reader: &Reader,
+    checkpoint: Option<&Path>,
+) -> Result<(PathBuf, String), Failure> {
     let path = match checkpoint {
         Some(p) => p.to_path_buf(),
         None => reader.dir().join(store::CHECKPOINTS_DIR).join(store::LATEST),
@@ -427,6 +431,12 @@ pub fn prove_tlog(reader: &Reader, seq: u64, checkpoint: Option<&Path>) -> Outco
         .map_err(|e| input(format!("{e} (no checkpoint to prove against)")))?;
     let note = String::from_utf8(note)
         .map_err(|_| input(format!("checkpoint {}: not UTF-8 text", path.display())))?;
+    Ok((path, note))
+}
+
+/// `prove --seq N --tlog-proof`: the event's proof as a C2SP `tlog-proof@v1` on stdout.
+pub fn prove_tlog(reader: &Reader, seq: u64, checkpoint: Option<&Path>) -> Outcome {
+    let (_, note) = checkpoint_to_prove_against(reader, checkpoint)?;
     let bundle = reader.export_bundle(seq..=seq, &note).map_err(input)?;
     let proofs = bundle.to_tlog_proofs().map_err(input)?;
     let [proof] = proofs.as_slice() else {
@@ -444,14 +454,7 @@ pub fn bundle(
     force: bool,
     as_json: bool,
 ) -> Outcome {
-    let path = match checkpoint {
-        Some(p) => p.to_path_buf(),
-        None => reader.dir().join(store::CHECKPOINTS_DIR).join(store::LATEST),
-    };
-    let note = read_bounded("checkpoint", &path, CHECKPOINT_FILE_LEN_MAX)
-        .map_err(|e| input(format!("{e} (no checkpoint to prove against)")))?;
-    let note = String::from_utf8(note)
-        .map_err(|_| input(format!("checkpoint {}: not UTF-8 text", path.display())))?;
+    let (path, note) = checkpoint_to_prove_against(reader, checkpoint)?;
     let (first, last) = seqs;
     let last = last.min(reader.tree_size());
     let bundle = reader.export_bundle(first..=last, &note).map_err(input)?;
