@@ -340,7 +340,8 @@ pub fn raw_fdatasync(
 }
 
 /// As [`raw_fdatasync`], returning the I/O error (a full disk, say) instead of panicking, for
-/// the `mtlog-audit bench` command. The file it wrote is removed either way.
+/// the `mtlog-audit bench` command. The file it created is removed either way; an existing file
+/// of that name is refused, never overwritten.
 ///
 /// # Errors
 /// The first error creating, zero-filling, writing or syncing `dir/raw-{per_sync}.bin`.
@@ -352,7 +353,10 @@ pub fn try_raw_fdatasync(
 ) -> std::io::Result<Measurement> {
     let path = dir.join(format!("raw-{per_sync}.bin"));
     let result = raw_fdatasync_into(&path, per_sync, record_size, duration);
-    let _ = std::fs::remove_file(&path);
+    // Only a file this call created is removed: an existing one was refused, and is not ours.
+    if !matches!(&result, Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists) {
+        let _ = std::fs::remove_file(&path);
+    }
     result
 }
 
@@ -402,9 +406,10 @@ fn raw_fdatasync_into(
     ))
 }
 
-/// A file of `len` zero bytes, written and fdatasynced, as a preallocated segment is.
+/// A new file of `len` zero bytes, written and fdatasynced, as a preallocated segment is. An
+/// existing file is refused (`AlreadyExists`), never overwritten.
 fn zero_filled(path: &Path, len: u64) -> std::io::Result<File> {
-    let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path)?;
+    let file = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
     let zeros = vec![0u8; 1 << 20];
     let mut at = 0;
     while at < len {
@@ -542,6 +547,19 @@ pub struct RecoverySpeed {
 mod tests {
     use super::*;
     use mtlog_audit::EventId;
+
+    #[test]
+    fn the_raw_baseline_never_overwrites_or_removes_a_file_it_did_not_create() {
+        let tmp = tempfile::tempdir().unwrap();
+        let theirs = tmp.path().join("raw-1.bin");
+        std::fs::write(&theirs, b"someone else's").unwrap();
+        let err = try_raw_fdatasync(tmp.path(), 1, 64, Duration::from_millis(1)).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&theirs).unwrap(), b"someone else's");
+        // Its own file it removes.
+        try_raw_fdatasync(tmp.path(), 8, 64, Duration::from_millis(1)).unwrap();
+        assert!(!tmp.path().join("raw-8.bin").exists());
+    }
 
     #[test]
     fn benchmark_events_encode_to_about_the_requested_size() {
